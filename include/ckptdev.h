@@ -1,0 +1,14 @@
+/*
+ * ckptdev.h - everything a toolstack needs from ckptdev, in one include.
+ *
+ * ckptdev protects a replicated VM's devices between checkpoints: nothing
+ * the guest sends leaves the primary host before the backup holds the
+ * checkpoint that produced it.  The modules:
+ *   ckptdev/ao.h   context, errors, event loops, async operations, faults
+ */
+#ifndef CKPTDEV_H
+#define CKPTDEV_H
+
+#include "ckptdev/ao.h"
+
+#endif /* CKPTDEV_H */

@@ -1,0 +1,316 @@
+/*
+ * child.c - starting child processes and watching them exit.
+ *
+ * Children are made with clone3(CLONE_PIDFD) and an exit signal of 0:
+ *   - the pidfd comes with the child, so there is no window in which the
+ *     pid could be reaped and reused before we watch it;
+ *   - with no SIGCHLD, the child is invisible to the application's own
+ *     wait(-1) / waitpid(-1) calls, and the library waits only on its own
+ *     pidfds (waitid(P_PIDFD)), so neither side can reap the other's.
+ * Where clone3 is unavailable (ENOSYS, e.g. under valgrind) fork() and
+ * pidfd_open() are used instead; the library still reaps only its own.
+ * Where pidfd_open is unavailable too (kernels before 5.3, valgrind 3.19)
+ * the child is polled with waitpid(pid, WNOHANG) on a timer, every
+ * CHILD_POLL_MS: slower to notice an exit, but still only our own pid.
+ *
+ * Each child leads a new process group (set on both sides of the fork), so
+ * whatever it starts can be signalled with it.  Exec failures come back
+ * through a close-on-exec pipe, so the caller hears "cannot execute" at
+ * once rather than as an exit status.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+#define CHILD_POLL_MS 10
+
+/* Set once pidfd_open has said ENOSYS: a fact about this kernel. */
+static atomic_bool no_pidfd_open;
+
+static void child_fd_cb(ao_egc *egc, ao_fd *ev, int fd, short events, short revents);
+static void child_poll_cb(ao_egc *egc, ao_time *ev);
+
+void ao_child_init(ao_child *ch)
+{
+	ch->pid = 0;
+	ch->pidfd = -1;
+	ch->func = NULL;
+	ao_fd_init(&ch->fd);
+	ao_time_init(&ch->poll);
+}
+
+bool ao_child_is_registered(const ao_child *ch)
+{
+	return ao_fd_is_registered(&ch->fd) || ao_time_is_registered(&ch->poll);
+}
+
+/* Make the child and its pidfd; returns the pid as fork() does. */
+static pid_t clone_with_pidfd(int *pidfd_out)
+{
+	struct clone_args args;
+	pid_t pid;
+	int pidfd = -1;
+
+	memset(&args, 0, sizeof(args));
+	args.flags = CLONE_PIDFD;
+	args.pidfd = (uint64_t)(uintptr_t)&pidfd;
+	args.exit_signal = 0;
+	pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+	if (pid < 0 && errno == ENOSYS) {
+		pid = fork();
+		if (pid > 0) {
+			pidfd =
+			    atomic_load(&no_pidfd_open) ? -1 : (int)syscall(SYS_pidfd_open, pid, 0);
+			if (pidfd < 0 && (atomic_load(&no_pidfd_open) || errno == ENOSYS)) {
+				atomic_store(&no_pidfd_open, true);
+				*pidfd_out = -1; /* poll it instead */
+				return pid;
+			}
+			if (pidfd < 0) {
+				int e = errno;
+				kill(pid, SIGKILL);
+				waitpid(pid, NULL, 0);
+				errno = e;
+				return -1;
+			}
+			fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+		}
+	}
+	if (pid > 0)
+		*pidfd_out = pidfd;
+	return pid;
+}
+
+static void move_fd(int from, int to)
+{
+	if (from == to)
+		fcntl(to, F_SETFD, 0);
+	else
+		dup2(from, to);
+}
+
+/* In the child: only async-signal-safe calls from here on. */
+static _Noreturn void child_exec(const struct ao_spawn *sp, int devnull, int status_fd,
+                                 int fake_errno)
+{
+	struct sigaction dfl;
+	sigset_t none;
+	int e;
+
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &dfl, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	setpgid(0, 0);
+	move_fd(devnull, 0);
+	move_fd(sp->stdout_fd >= 0 ? sp->stdout_fd : devnull, 1);
+	move_fd(sp->stderr_fd >= 0 ? sp->stderr_fd : devnull, 2);
+	syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+	if (fake_errno) {
+		e = fake_errno;
+	} else {
+		execve(sp->path, sp->argv, sp->envp);
+		e = errno;
+	}
+	if (write(status_fd, &e, sizeof(e)) < 0)
+		e = 0;
+	_exit(127);
+}
+
+/* Kill the child's whole group and wait for the child (it dies at once). */
+static void kill_and_reap(pid_t pid, int pidfd)
+{
+	siginfo_t si;
+
+	kill(-pid, SIGKILL);
+	kill(pid, SIGKILL);
+	if (pidfd < 0) {
+		while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR)
+			;
+		return;
+	}
+	while (waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED | __WALL) < 0 && errno == EINTR)
+		;
+	close(pidfd);
+}
+
+int ao_child_spawn(ckpt_ctx *ctx, ao_child *ch, ao_child_cb *func, const struct ao_spawn *sp,
+                   const char *what)
+{
+	int status_pipe[2] = {-1, -1};
+	int devnull = -1, pidfd = -1, fake_errno = 0, child_errno = 0;
+	pid_t pid;
+	ssize_t n;
+	int rc;
+
+	assert(!ao_child_is_registered(ch));
+	rc = ao_fault(ctx, FP_EXEC_FORK);
+	if (rc) {
+		LOG(ctx, ERROR, "%s: cannot start a child process: %s", what, ckpt_strerror(rc));
+		return rc;
+	}
+	if (ao_fault(ctx, FP_EXEC_EXEC))
+		fake_errno = ENOEXEC;
+
+	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull < 0) {
+		LOGE(ctx, ERROR, "%s: cannot open /dev/null", what);
+		rc = CKPT_ERROR_SYSTEM;
+		goto out;
+	}
+	if (pipe2(status_pipe, O_CLOEXEC)) {
+		LOGE(ctx, ERROR, "%s: cannot make a pipe", what);
+		rc = CKPT_ERROR_SYSTEM;
+		goto out;
+	}
+
+	pid = clone_with_pidfd(&pidfd);
+	if (pid == 0)
+		child_exec(sp, devnull, status_pipe[1], fake_errno);
+	if (pid < 0) {
+		LOGE(ctx, ERROR, "%s: cannot start a child process", what);
+		rc = CKPT_ERROR_SYSTEM;
+		goto out;
+	}
+	setpgid(pid, pid); /* also done by the child; whichever runs first */
+	close(status_pipe[1]);
+	status_pipe[1] = -1;
+
+	do
+		n = read(status_pipe[0], &child_errno, sizeof(child_errno));
+	while (n < 0 && errno == EINTR);
+	if (n > 0) {
+		LOGEV(ctx, ERROR, child_errno, "%s: cannot execute %s", what, sp->path);
+		kill_and_reap(pid, pidfd);
+		rc = CKPT_ERROR_SCRIPT;
+		goto out;
+	}
+
+	rc = ao_fault(ctx, FP_EXEC_PIDFD);
+	if (rc)
+		LOG(ctx, ERROR, "%s[%d]: cannot watch the child's pidfd: %s", what, (int)pid,
+		    ckpt_strerror(rc));
+	else if (pidfd >= 0)
+		rc = ao_fd_register(ctx, &ch->fd, child_fd_cb, pidfd, POLLIN);
+	else
+		rc = ao_time_register_rel(ctx, &ch->poll, child_poll_cb, CHILD_POLL_MS);
+	if (rc) {
+		kill_and_reap(pid, pidfd);
+		goto out;
+	}
+	ch->pid = pid;
+	ch->pidfd = pidfd;
+	ch->func = func;
+out:
+	if (devnull >= 0)
+		close(devnull);
+	if (status_pipe[0] >= 0)
+		close(status_pipe[0]);
+	if (status_pipe[1] >= 0)
+		close(status_pipe[1]);
+	return rc;
+}
+
+static int status_from_siginfo(const siginfo_t *si)
+{
+	switch (si->si_code) {
+	case CLD_EXITED:
+		return (si->si_status & 0xff) << 8;
+	case CLD_DUMPED:
+		return (si->si_status & 0x7f) | 0x80;
+	default:
+		return si->si_status & 0x7f;
+	}
+}
+
+static void child_fd_cb(ao_egc *egc, ao_fd *ev, int fd, short events, short revents)
+{
+	ao_child *ch = CONTAINER_OF(ev, ao_child, fd);
+	ckpt_ctx *ctx = egc->ctx;
+	siginfo_t si;
+	int status;
+
+	(void)events;
+	(void)revents;
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PIDFD, (id_t)fd, &si, WEXITED | WNOHANG | __WALL) < 0) {
+		if (errno == EINTR || errno == EAGAIN)
+			return;
+		/* Someone else reaped it (only possible with the fork()
+		 * fallback): the status is lost. */
+		LOGE(ctx, ERROR, "child %d: cannot collect its exit status", (int)ch->pid);
+		status = 255 << 8;
+	} else if (si.si_pid == 0) {
+		return; /* not exited yet */
+	} else {
+		status = status_from_siginfo(&si);
+	}
+	ao_fd_deregister(ctx, &ch->fd);
+	close(ch->pidfd);
+	ch->pidfd = -1;
+	ch->func(egc, ch, status);
+}
+
+/* The fallback without a pidfd: is it gone yet? */
+static void child_poll_cb(ao_egc *egc, ao_time *ev)
+{
+	ao_child *ch = CONTAINER_OF(ev, ao_child, poll);
+	int status = 0;
+	pid_t r = waitpid(ch->pid, &status, WNOHANG | __WALL);
+
+	if (r == 0 || (r < 0 && errno == EINTR)) {
+		if (ao_time_register_rel(egc->ctx, &ch->poll, child_poll_cb, CHILD_POLL_MS) == 0)
+			return;
+		/* cannot keep polling: wait for it here (after killing it) */
+		kill_and_reap(ch->pid, -1);
+		status = SIGKILL;
+	} else if (r < 0) {
+		LOGE(egc->ctx, ERROR, "child %d: cannot collect its exit status", (int)ch->pid);
+		status = 255 << 8;
+	}
+	ch->func(egc, ch, status);
+}
+
+void ao_child_deregister(ckpt_ctx *ctx, ao_child *ch)
+{
+	if (!ao_child_is_registered(ch))
+		return;
+	ao_fd_deregister(ctx, &ch->fd);
+	ao_time_deregister(ctx, &ch->poll);
+	kill_and_reap(ch->pid, ch->pidfd);
+	ch->pidfd = -1;
+}
+
+int ao_child_signal_group(ao_child *ch, int sig)
+{
+	return kill(-ch->pid, sig);
+}
+
+const char *ao_wait_status_text(int status, char *buf, size_t len)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "killed by signal %d (%s)%s", WTERMSIG(status),
+		         strsignal(WTERMSIG(status)), WCOREDUMP(status) ? ", core dumped" : "");
+	else
+		snprintf(buf, len, "ended with wait status %#x", (unsigned)status);
+	return buf;
+}

@@ -1,0 +1,62 @@
+# tests/tests.mk - test binaries and tiers (included by the top Makefile).
+#
+#   check-unit      ao primitives and (later) the device layer, every loop
+#   check-xs        the same core against the real xenstored
+#   check-asan      unit + xs built with ASan/UBSan (build/asan)
+#   check-valgrind  unit under valgrind
+# A tier run by `make check` passes --no-skip: a skip there is a failure.
+
+T := $(BUILD)/tests
+TEST_CPPFLAGS := $(CPPFLAGS) -Itests
+HARNESS_SRC := tests/harness/runner.c tests/harness/tloop.c tests/ops/top.c
+UNIT_SRC    := $(HARNESS_SRC) $(wildcard tests/unit/*.c)
+XS_SRC      := $(HARNESS_SRC) tests/xs/test_xs.c tests/xs/xsd.c
+TEST_LIBS   := $(STLIB) $(LDLIBS_LIB)
+
+$(T)/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(T)/unit-tests: $(UNIT_SRC:tests/%.c=$(T)/%.o) $(STLIB)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(TEST_LIBS)
+
+$(T)/xs-tests: $(XS_SRC:tests/%.c=$(T)/%.o) $(STLIB) $(T)/libxsd_stub.so
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(TEST_LIBS)
+
+# The stand-in for the hypervisor is preloaded into xenstored, which is
+# not built with sanitizers: never instrument it.
+$(T)/libxsd_stub.so: tests/xs/xsd_stub.c
+	@mkdir -p $(dir $@)
+	$(CC) -shared -fPIC -std=c11 -Wall -Wextra -Werror -g -O2 -D_GNU_SOURCE \
+	      -o $@ $< -ldl
+
+tests: $(T)/unit-tests $(T)/xs-tests
+
+check-unit: deps $(T)/unit-tests
+	$(T)/unit-tests --no-skip
+
+check-xs: deps $(T)/xs-tests
+	$(T)/xs-tests --no-skip
+
+check-asan: deps
+	$(MAKE) BUILD=$(BUILD)/asan SANITIZE=1 $(BUILD)/asan/tests/unit-tests $(BUILD)/asan/tests/xs-tests
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    CKPT_TEST_TIMEOUT_SCALE=3 $(BUILD)/asan/tests/unit-tests --no-skip
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    CKPT_TEST_TIMEOUT_SCALE=3 $(BUILD)/asan/tests/xs-tests --no-skip
+
+VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+            --show-leak-kinds=definite --track-fds=no
+
+check-valgrind: deps $(T)/unit-tests
+	CKPT_TEST_TIMEOUT_SCALE=10 $(VALGRIND) $(T)/unit-tests --no-skip
+
+check: deps all
+	@scripts/check-tiers $(CHECK_TIERS)
+
+.PHONY: tests check check-unit check-xs check-asan check-valgrind
+
+check-install: deps all
+	BUILD=$(BUILD) tests/install/run
+
+.PHONY: check-install

@@ -1,0 +1,237 @@
+/*
+ * test_xs.c - the xenstore tier: watches, xswait and a dying daemon,
+ * against the real xenstored (started per test by the xsd fixture, with
+ * the stand-in for the hypervisor interfaces).
+ */
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../harness/test.h"
+#include "../harness/tloop.h"
+#include "../ops/top.h"
+#include "xsd.h"
+
+static struct xsd daemon_;
+
+static void stop_daemon(void)
+{
+	xsd_stop(&daemon_);
+}
+
+/* Start a private daemon for this test; it is stopped when the test
+ * process exits, whether the test passed or not. */
+static void start_daemon(void)
+{
+	char stub[PATH_MAX];
+
+	if (access(XSD_DEFAULT_DAEMON, X_OK))
+		SKIP("%s is missing (Debian package xen-utils-4.17; run make deps)",
+		     XSD_DEFAULT_DAEMON);
+	snprintf(stub, sizeof(stub), "%s/libxsd_stub.so", test_bin_dir());
+	if (xsd_start(&daemon_, stub, NULL))
+		FAIL("cannot start xenstored (see above)");
+	atexit(stop_daemon);
+}
+
+/* Run xenstore-write PATH VALUE from another process after delay_ms. */
+static pid_t write_later(unsigned delay_ms, const char *path, const char *value)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		usleep(delay_ms * 1000);
+		execlp("xenstore-write", "xenstore-write", path, value, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+static void reap(pid_t pid, int want_status)
+{
+	int status;
+
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(WEXITSTATUS(status), want_status);
+}
+
+TEST_LOOPS(xswatch_fires_on_write_and_on_rm_of_a_child)
+{
+	struct tloop *L;
+	struct tdone d = {0};
+	ckpt_async_how how = tdone_how(&d);
+	char *paths = NULL;
+	pid_t w1, w2;
+
+	start_daemon();
+	L = tloop_new(loop);
+	ASSERT_OK(top_xs_write(tloop_ctx(L), "/test/dir/child", "1"));
+	/* the first event, a write below the path, then an rm of a child */
+	ASSERT_OK(top_xswatch(tloop_ctx(L), "/test/dir", 3, 10000, &paths, &how));
+	w1 = write_later(50, "/test/dir/other", "2");
+	tloop_run_for(L, 200);
+	w2 = fork();
+	if (w2 == 0) {
+		execlp("xenstore-rm", "xenstore-rm", "/test/dir/child", (char *)NULL);
+		_exit(127);
+	}
+	ASSERT_TRUE(tloop_run_until(L, &d.done, 10000));
+	ASSERT_OK(d.rc);
+	ASSERT_STR_EQ(paths, "/test/dir\n/test/dir/other\n/test/dir/child\n");
+	reap(w1, 0);
+	reap(w2, 0);
+	free(paths);
+	tloop_free(L);
+	xsd_stop(&daemon_);
+}
+
+TEST_LOOPS(xswait_times_out)
+{
+	struct tloop *L;
+	struct tdone d = {0};
+	ckpt_async_how how = tdone_how(&d);
+	char *value = NULL;
+	long long start;
+
+	start_daemon();
+	L = tloop_new(loop);
+	ASSERT_OK(top_xs_write(tloop_ctx(L), "/test/state", "1"));
+	start = test_now_ms();
+	ASSERT_OK(top_xswait(tloop_ctx(L), "/test/state", "4", 150, &value, &how));
+	ASSERT_TRUE(tloop_run_until(L, &d.done, 5000));
+	ASSERT_RC(d.rc, CKPT_ERROR_TIMEDOUT);
+	ASSERT_GE(d.at_ms - start, 149);
+	ASSERT_STR_EQ(value, "1"); /* what the node held at the end */
+	ASSERT_TRUE(tlog_contains(L, "timed out after 150 ms waiting for /test/state"));
+	free(value);
+	tloop_free(L);
+	xsd_stop(&daemon_);
+}
+
+TEST_LOOPS(xswait_sees_another_process_write)
+{
+	struct tloop *L;
+	struct tdone d = {0};
+	ckpt_async_how how = tdone_how(&d);
+	char *value = NULL;
+	pid_t w;
+
+	start_daemon();
+	L = tloop_new(loop);
+	ASSERT_OK(top_xswait(tloop_ctx(L), "/test/ready", "yes", 10000, &value, &how));
+	w = write_later(100, "/test/ready", "no");
+	reap(w, 0);
+	tloop_run_for(L, 50);
+	ASSERT_EQ(d.done, 0); /* "no" is not what it waits for */
+	w = write_later(50, "/test/ready", "yes");
+	ASSERT_TRUE(tloop_run_until(L, &d.done, 10000));
+	ASSERT_OK(d.rc);
+	ASSERT_STR_EQ(value, "yes");
+	reap(w, 0);
+	free(value);
+
+	/* already satisfied: ends on the watch's first event */
+	ASSERT_OK(top_xswait(tloop_ctx(L), "/test/ready", "yes", 10000, NULL, NULL));
+	/* waiting for absence */
+	w = fork();
+	if (w == 0) {
+		usleep(50000);
+		execlp("xenstore-rm", "xenstore-rm", "/test/ready", (char *)NULL);
+		_exit(127);
+	}
+	ASSERT_OK(top_xswait(tloop_ctx(L), "/test/ready", NULL, 10000, NULL, NULL));
+	reap(w, 0);
+	tloop_free(L);
+	xsd_stop(&daemon_);
+}
+
+TEST_LOOPS(xswait_abort_removes_the_watch)
+{
+	struct tloop *L;
+	struct tdone d = {0};
+	ckpt_async_how how = tdone_how(&d);
+
+	start_daemon();
+	L = tloop_new(loop);
+	ASSERT_OK(top_xswait(tloop_ctx(L), "/test/never", "1", 60000, NULL, &how));
+	tloop_run_for(L, 50);
+	ASSERT_OK(ckpt_ao_abort(tloop_ctx(L), &how));
+	ASSERT_TRUE(tloop_run_until(L, &d.done, 2000));
+	ASSERT_RC(d.rc, CKPT_ERROR_ABORTED);
+	/* the watch is gone: a write now reaches nobody, and nothing breaks */
+	ASSERT_OK(top_xs_write(tloop_ctx(L), "/test/never", "1"));
+	tloop_run_for(L, 50);
+	ASSERT_EQ(d.done, 1);
+	tloop_free(L);
+	xsd_stop(&daemon_);
+}
+
+TEST_LOOPS(daemon_killed_mid_wait_gives_an_error_callback)
+{
+	struct tloop *L;
+	struct tdone d = {0};
+	ckpt_async_how how = tdone_how(&d);
+	char *value = NULL;
+	long long killed;
+
+	start_daemon();
+	L = tloop_new(loop);
+	ASSERT_OK(top_xswait(tloop_ctx(L), "/test/never", "1", 60000, NULL, &how));
+	tloop_run_for(L, 50);
+	killed = test_now_ms();
+	xsd_kill(&daemon_);
+	ASSERT_TRUE(tloop_run_until(L, &d.done, 5000));
+	ASSERT_RC(d.rc, CKPT_ERROR_XENSTORE);
+	ASSERT_LT(d.at_ms - killed, 2000);
+	ASSERT_TRUE(tlog_contains(L, "xenstore connection lost"));
+	/* later requests fail cleanly (reconnecting finds no daemon) */
+	ASSERT_RC(top_xs_read(tloop_ctx(L), "/test/never", &value), CKPT_ERROR_XENSTORE);
+	ASSERT_TRUE(tlog_contains(L, "cannot connect to xenstore"));
+	tloop_free(L);
+	xsd_stop(&daemon_);
+}
+
+TEST(xs_reconnects_to_a_new_daemon)
+{
+	struct tloop *L;
+	char *value = NULL;
+
+	start_daemon();
+	L = tloop_new(CKPT_LOOP_POLL);
+	ASSERT_OK(top_xs_write(tloop_ctx(L), "/test/a", "1"));
+	xsd_kill(&daemon_);
+	/* the loss is noticed through the liveness socket */
+	tloop_run_for(L, 100);
+	ASSERT_TRUE(tlog_contains(L, "xenstore connection lost"));
+	xsd_stop(&daemon_);
+	start_daemon();
+	ASSERT_RC(top_xs_read(tloop_ctx(L), "/test/a", &value), CKPT_ERROR_NOTFOUND);
+	ASSERT_OK(top_xs_write(tloop_ctx(L), "/test/a", "2"));
+	ASSERT_OK(top_xs_read(tloop_ctx(L), "/test/a", &value));
+	ASSERT_STR_EQ(value, "2");
+	free(value);
+	tloop_free(L);
+	xsd_stop(&daemon_);
+}
+
+TEST(xs_fault_points_fail_cleanly)
+{
+	static const char *const points[] = {"xs.open", "xs.watch", "xs.read"};
+	struct tloop *L;
+
+	start_daemon();
+	L = tloop_new(CKPT_LOOP_POLL);
+	for (size_t i = 0; i < sizeof(points) / sizeof(points[0]); i++) {
+		ckpt_fault_reset(tloop_ctx(L));
+		ASSERT_OK(ckpt_fault_arm(tloop_ctx(L), points[i], 1, 0));
+		ASSERT_RC(top_xswait(tloop_ctx(L), "/test/x", NULL, 5000, NULL, NULL),
+		          CKPT_ERROR_FAULT);
+	}
+	ckpt_fault_reset(tloop_ctx(L));
+	ASSERT_OK(ckpt_fault_arm(tloop_ctx(L), "xs.write", 1, CKPT_ERROR_NOMEM));
+	ASSERT_RC(top_xs_write(tloop_ctx(L), "/test/x", "1"), CKPT_ERROR_NOMEM);
+	ASSERT_OK(top_xs_write(tloop_ctx(L), "/test/x", "1"));
+	tloop_free(L);
+	xsd_stop(&daemon_);
+}
