@@ -29,7 +29,9 @@ SANITIZE_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
                   -fno-sanitize-recover=undefined
 endif
 
-LIB_SRC  := $(wildcard src/ao/*.c)
+# Network buffering backend: nb_nl.c (libnl) or nb_stub.c (NETBUF=no).
+NETBUF   ?= no
+LIB_SRC  := $(wildcard src/ao/*.c) $(wildcard src/devices/*.c) src/netbuf/nb_stub.c
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 SONAME   := libckptdev.so.$(SOMAJOR)
 SHLIB    := $(BUILD)/libckptdev.so.$(VERSION)

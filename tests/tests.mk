@@ -8,7 +8,7 @@
 
 T := $(BUILD)/tests
 TEST_CPPFLAGS := $(CPPFLAGS) -Itests
-HARNESS_SRC := tests/harness/runner.c tests/harness/tloop.c tests/ops/top.c
+HARNESS_SRC := tests/harness/runner.c tests/harness/tloop.c tests/ops/top.c tests/ops/tkind.c
 UNIT_SRC    := $(HARNESS_SRC) $(wildcard tests/unit/*.c)
 XS_SRC      := $(HARNESS_SRC) tests/xs/test_xs.c tests/xs/xsd.c
 TEST_LIBS   := $(STLIB) $(LDLIBS_LIB)

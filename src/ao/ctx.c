@@ -41,6 +41,12 @@ static int bind_loop(ckpt_ctx *ctx, const ckpt_ctx_opts *opts)
 
 static void ctx_dispose(ckpt_ctx *ctx)
 {
+	struct ao_list *pos;
+
+	while ((pos = ao_list_first(&ctx->kinds))) {
+		ao_list_del(pos);
+		free(CONTAINER_OF(pos, struct ao_kind_node, entry));
+	}
 	if (ctx->loop && ctx->loop->dispose)
 		ctx->loop->dispose(ctx);
 	ao_poller_dispose(&ctx->app_poller);
@@ -87,6 +93,7 @@ int ckpt_ctx_new(ckpt_ctx **ctx_out, const ckpt_ctx_opts *opts)
 	ao_list_init(&ctx->aos);
 	ao_list_init(&ctx->deferred);
 	ao_list_init(&ctx->xswatches);
+	ao_list_init(&ctx->kinds);
 	ao_time_init(&ctx->defer_timer);
 	ao_time_init(&ctx->xs_lost_timer);
 	ao_fd_init(&ctx->xs_watch_fd);
@@ -112,6 +119,14 @@ int ckpt_ctx_free(ckpt_ctx *ctx)
 		return 0;
 	ao_ctx_lock(ctx);
 	running = ao_list_count(&ctx->aos) + ao_list_count(&ctx->deferred) + ctx->callbacks_due;
+	if (ctx->devsets) {
+		LOG(ctx, ERROR,
+		    "ckpt_ctx_free: %u devset(s) still exist; free them first; "
+		    "the context was not destroyed",
+		    ctx->devsets);
+		ao_ctx_unlock(ctx);
+		return CKPT_ERROR_BUSY;
+	}
 	if (running) {
 		LOG(ctx, ERROR,
 		    "ckpt_ctx_free: %zu operation(s) still running or awaiting "

@@ -34,11 +34,46 @@ void ao_ctx_unlock(ckpt_ctx *ctx)
 
 /* ------------------------------------------------------------------ egc */
 
+/* The innermost egc of this thread that holds its ctx's lock. */
+static _Thread_local ao_egc *current_egc;
+
 void ao_egc_enter(ao_egc *egc, ckpt_ctx *ctx)
 {
 	egc->ctx = ctx;
 	ao_list_init(&egc->done);
+	ao_list_init(&egc->work);
 	ao_ctx_lock(ctx);
+	egc->outer = current_egc;
+	current_egc = egc;
+}
+
+ao_egc *ao_egc_current(ckpt_ctx *ctx)
+{
+	return current_egc && current_egc->ctx == ctx ? current_egc : NULL;
+}
+
+void ao_work_init(ao_work *w)
+{
+	ao_list_init(&w->entry);
+	w->fn = NULL;
+}
+
+void ao_work_queue(ao_egc *egc, ao_work *w, void (*fn)(ao_egc *egc, ao_work *w))
+{
+	assert(!ao_list_linked(&w->entry));
+	w->fn = fn;
+	ao_list_add_tail(&egc->work, &w->entry);
+}
+
+static void egc_run_work(ao_egc *egc)
+{
+	struct ao_list *pos;
+
+	while ((pos = ao_list_first(&egc->work))) {
+		ao_work *w = CONTAINER_OF(pos, ao_work, entry);
+		ao_list_del(&w->entry);
+		w->fn(egc, w);
+	}
 }
 
 /*
@@ -56,10 +91,12 @@ static void egc_run_callbacks(ao_egc *egc)
 		ao *ao = CONTAINER_OF(pos, struct ao, entry);
 		ao_list_del(&ao->entry);
 		ctx->callbacks_due--;
+		current_egc = egc->outer;
 		ao_ctx_unlock(ctx);
 		ao->how.callback(ctx, ao->rc, ao->how.user);
 		free(ao);
 		ao_ctx_lock(ctx);
+		current_egc = egc;
 	}
 }
 
@@ -68,6 +105,8 @@ void ao_egc_leave(ao_egc *egc)
 	ckpt_ctx *ctx = egc->ctx;
 	struct ao_list done, *pos;
 
+	egc_run_work(egc);
+	current_egc = egc->outer;
 	if (ao_list_empty(&egc->done)) {
 		ao_ctx_unlock(ctx);
 		return;
@@ -164,6 +203,7 @@ static void drive_until_complete(ao_egc *egc, ao *ao)
 	 * changes made by other threads until its next timeout or event. */
 	(void)ao_poller_init(ctx, &p);
 	while (ao->state != AO_COMPLETE) {
+		egc_run_work(egc);
 		egc_run_callbacks(egc);
 		if (ao->state == AO_COMPLETE)
 			break;
@@ -177,16 +217,17 @@ static void drive_until_complete(ao_egc *egc, ao *ao)
 			p.nfds_room = nfds;
 		}
 		assert(ctx->lock_depth == 1);
+		current_egc = egc->outer;
 		ao_ctx_unlock(ctx);
 		r = poll(p.fds, (nfds_t)nfds, timeout);
+		ao_ctx_lock(ctx);
+		current_egc = egc;
 		if (r < 0 && errno != EINTR) {
 			int e = errno;
-			ao_ctx_lock(ctx);
 			LOGEV(ctx, ERROR, e, "poll failed while waiting for an operation");
 			ao_abort_locked(egc, ao);
 			continue;
 		}
-		ao_ctx_lock(ctx);
 		if (r < 0)
 			nfds = 0;
 		ao_poller_dispatch(egc, &p, p.fds, nfds);

@@ -157,7 +157,7 @@ int ao_exec_start(ao_egc *egc, ao_exec *x)
 	x->hard_killed = false;
 	x->abrt.ao = x->ao;
 	x->abrt.callback = exec_abort_cb;
-	rc = ao_abortable_register(&x->abrt);
+	rc = x->ao ? ao_abortable_register(&x->abrt) : 0;
 	if (rc) {
 		LOG(ctx, ERROR, "%s: not started: the operation is being aborted", x->what);
 		return rc;

@@ -21,6 +21,12 @@ static const char *const fault_names[FP__COUNT] = {
     [FP_XS_WATCH] = "xs.watch",
     [FP_TIMER_REGISTER] = "timer.register",
     [FP_FD_REGISTER] = "fd.register",
+    [FP_DEV_SUBKIND_INIT] = "dev.subkind_init",
+    [FP_DEV_SETUP] = "dev.setup",
+    [FP_DEV_TEARDOWN] = "dev.teardown",
+    [FP_DEV_POSTSUSPEND] = "dev.postsuspend",
+    [FP_DEV_PRERESUME] = "dev.preresume",
+    [FP_DEV_COMMIT] = "dev.commit",
 };
 
 struct ao_faults {

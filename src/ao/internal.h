@@ -98,6 +98,12 @@ enum ao_fault_point {
 	FP_XS_WATCH,
 	FP_TIMER_REGISTER,
 	FP_FD_REGISTER,
+	FP_DEV_SUBKIND_INIT,
+	FP_DEV_SETUP,
+	FP_DEV_TEARDOWN,
+	FP_DEV_POSTSUSPEND,
+	FP_DEV_PRERESUME,
+	FP_DEV_COMMIT,
 	FP__COUNT
 };
 
@@ -211,10 +217,31 @@ HIDDEN void ao_pollers_wake(ckpt_ctx *ctx);
 struct ao_egc {
 	ckpt_ctx *ctx;
 	struct ao_list done; /* aos whose application callback is due */
+	struct ao_list work; /* ao_work queued to run before the lock goes */
+	ao_egc *outer;       /* the thread's previous current egc */
 };
 
 HIDDEN void ao_egc_enter(ao_egc *egc, ckpt_ctx *ctx);
 HIDDEN void ao_egc_leave(ao_egc *egc);
+
+/* The egc this thread is running for ctx with the lock held, or NULL (no
+ * library code of ctx below us on this thread's stack). */
+HIDDEN ao_egc *ao_egc_current(ckpt_ctx *ctx);
+
+/*
+ * Deferred internal work: a function run later in the same egc, after the
+ * code that queued it has returned (before the lock is released).  For
+ * reports that may arrive from inside the code they report to, such as a
+ * device kind finishing its setup synchronously.
+ */
+typedef struct ao_work ao_work;
+struct ao_work {
+	struct ao_list entry;
+	void (*fn)(ao_egc *egc, ao_work *w);
+};
+
+HIDDEN void ao_work_init(ao_work *w);
+HIDDEN void ao_work_queue(ao_egc *egc, ao_work *w, void (*fn)(ao_egc *egc, ao_work *w));
 
 enum ao_state {
 	AO_RUNNING,
@@ -325,7 +352,7 @@ enum ao_exec_state {
 
 struct ao_exec {
 	/* caller fills */
-	ao *ao;
+	ao *ao;              /* NULL: not abortable (e.g. in a teardown) */
 	const char *what;    /* name for the log, e.g. "remus-netbuf-setup" */
 	char *const *argv;   /* argv[0] is the path */
 	char *const *env;    /* "NAME=value" added to the environment; may be NULL */
@@ -489,6 +516,16 @@ struct ckpt_ctx {
 	uint64_t xswatch_serial;
 
 	struct ao_faults *faults;
+
+	/* The device layer's: kinds registered by the application (nodes
+	 * of struct ao_kind_node) and how many devsets use this ctx. */
+	struct ao_list kinds;
+	unsigned devsets;
+};
+
+struct ao_kind_node {
+	struct ao_list entry;
+	const void *kind;
 };
 
 HIDDEN void ao_ctx_lock(ckpt_ctx *ctx);

@@ -20,6 +20,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -121,6 +122,18 @@ long long test_now_ms(void)
 const char *test_bin_dir(void)
 {
 	return bin_dir;
+}
+
+void test_write_script(const char *path, const char *body)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		FAIL("cannot write %s: %s", path, strerror(errno));
+	fprintf(f, "#!/bin/sh\n%s\n", body);
+	fclose(f);
+	if (chmod(path, 0755))
+		FAIL("chmod %s: %s", path, strerror(errno));
 }
 
 static unsigned timeout_scale(void)

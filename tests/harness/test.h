@@ -107,6 +107,8 @@ int test_fd_count(void);
 long long test_now_ms(void);
 /* The directory holding the test binaries (for helper programs). */
 const char *test_bin_dir(void);
+/* Write an executable /bin/sh script at path with the given body. */
+void test_write_script(const char *path, const char *body);
 /* Scaled timeout (CKPT_TEST_TIMEOUT_SCALE, e.g. 5 under valgrind). */
 unsigned test_scale_ms(unsigned ms);
 

@@ -1,0 +1,139 @@
+/*
+ * checkpoint.c - the synchronous checkpoint steps: postsuspend, preresume,
+ * commit.  No event loop, no allocation: each step takes the lock, checks
+ * the order, and runs the step on every READY device, kind by kind (one
+ * batched call for kinds that offer one).
+ */
+#include "internal.h"
+
+enum step_id { STEP_POSTSUSPEND, STEP_PRERESUME, STEP_COMMIT };
+
+typedef int dev_step_fn(ckpt_dev *dev);
+typedef int dev_batch_fn(ckpt_dev *const *devs, size_t n, int *rcs);
+
+struct step {
+	const char *name;
+	enum dev_phase from, to;
+	enum ao_fault_point fault;
+};
+
+static const struct step steps[] = {
+    [STEP_POSTSUSPEND] = {"postsuspend", PHASE_IDLE, PHASE_SUSPENDED, FP_DEV_POSTSUSPEND},
+    [STEP_PRERESUME] = {"preresume", PHASE_SUSPENDED, PHASE_RESUMED, FP_DEV_PRERESUME},
+    [STEP_COMMIT] = {"commit", PHASE_RESUMED, PHASE_IDLE, FP_DEV_COMMIT},
+};
+
+static const char *const phase_next[] = {
+    [PHASE_IDLE] = "postsuspend",
+    [PHASE_SUSPENDED] = "preresume",
+    [PHASE_RESUMED] = "commit",
+};
+
+static dev_step_fn *single_op(const ckpt_dev_kind *k, enum step_id s)
+{
+	switch (s) {
+	case STEP_POSTSUSPEND:
+		return k->postsuspend;
+	case STEP_PRERESUME:
+		return k->preresume;
+	case STEP_COMMIT:
+		return k->commit;
+	}
+	return NULL;
+}
+
+static dev_batch_fn *batch_op(const ckpt_dev_kind *k, enum step_id s)
+{
+	switch (s) {
+	case STEP_POSTSUSPEND:
+		return k->postsuspend_all;
+	case STEP_PRERESUME:
+		return k->preresume_all;
+	case STEP_COMMIT:
+		return k->commit_all;
+	}
+	return NULL;
+}
+
+/* Run step s on the READY devices of one kind; the first error. */
+static int run_group(ckpt_devset *set, struct dev_group *grp, enum step_id s)
+{
+	dev_batch_fn *batch = batch_op(grp->kind, s);
+	dev_step_fn *single = single_op(grp->kind, s);
+	size_t n = 0;
+	int first = 0;
+
+	for (size_t i = 0; i < grp->n; i++)
+		if (grp->devs[i]->state == CKPT_DEV_READY)
+			grp->ready[n++] = grp->devs[i];
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		grp->rcs[i] = 0;
+	if (batch) {
+		batch(grp->ready, n, grp->rcs);
+	} else if (single) {
+		for (size_t i = 0; i < n; i++)
+			grp->rcs[i] = single(grp->ready[i]);
+	}
+	for (size_t i = 0; i < n; i++) {
+		ckpt_dev *dev = grp->ready[i];
+		int rc = grp->rcs[i];
+		if (!rc)
+			rc = ao_fault(set->ctx, steps[s].fault);
+		dev->last_rc = rc;
+		if (!rc)
+			continue;
+		DEV_LOG(dev, ERROR, "%s failed: %s", steps[s].name, ckpt_strerror(rc));
+		if (!first)
+			first = rc;
+	}
+	return first;
+}
+
+static int run_step(ckpt_devset *set, enum step_id s)
+{
+	ckpt_ctx *ctx;
+	int rc = 0, r;
+
+	if (!set)
+		return CKPT_ERROR_INVAL;
+	ctx = set->ctx;
+	ao_ctx_lock(ctx);
+	if (set->state != CKPT_DEV_READY) {
+		LOG(ctx, ERROR, "ckpt_devset_%s: domain %u: the devset is %s, not ready",
+		    steps[s].name, set->domid, ckpt_dev_state_name(set->state));
+		rc = CKPT_ERROR_INVAL;
+		goto out;
+	}
+	if (set->phase != steps[s].from) {
+		LOG(ctx, ERROR, "ckpt_devset_%s: domain %u: out of order: %s comes next",
+		    steps[s].name, set->domid, phase_next[set->phase]);
+		rc = CKPT_ERROR_INVAL;
+		goto out;
+	}
+	for (size_t g = 0; g < set->n_groups; g++) {
+		r = run_group(set, &set->groups[g], s);
+		if (r && !rc)
+			rc = r;
+	}
+	set->phase = steps[s].to;
+out:
+	ao_ctx_unlock(ctx);
+	return rc;
+}
+
+int ckpt_devset_postsuspend(ckpt_devset *set)
+{
+	return run_step(set, STEP_POSTSUSPEND);
+}
+
+int ckpt_devset_preresume(ckpt_devset *set)
+{
+	return run_step(set, STEP_PRERESUME);
+}
+
+int ckpt_devset_commit(ckpt_devset *set)
+{
+	return run_step(set, STEP_COMMIT);
+}

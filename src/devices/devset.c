@@ -1,0 +1,305 @@
+/*
+ * devset.c - making, inspecting and freeing devsets; device states.
+ */
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static const char *const state_names[] = {
+    [CKPT_DEV_NEW] = "new",     [CKPT_DEV_SETTING_UP] = "setting-up",
+    [CKPT_DEV_READY] = "ready", [CKPT_DEV_TEARING_DOWN] = "tearing-down",
+    [CKPT_DEV_DOWN] = "down",   [CKPT_DEV_FAILED] = "failed",
+};
+
+const char *ckpt_dev_state_name(enum ckpt_dev_state state)
+{
+	if ((unsigned)state >= ARRAY_SIZE(state_names))
+		return "invalid";
+	return state_names[state];
+}
+
+static bool transition_ok(enum ckpt_dev_state from, enum ckpt_dev_state to)
+{
+	switch (to) {
+	case CKPT_DEV_SETTING_UP:
+		return from == CKPT_DEV_NEW || from == CKPT_DEV_DOWN;
+	case CKPT_DEV_READY:
+	case CKPT_DEV_FAILED:
+		return from == CKPT_DEV_SETTING_UP;
+	case CKPT_DEV_TEARING_DOWN:
+		return from == CKPT_DEV_READY || from == CKPT_DEV_FAILED;
+	case CKPT_DEV_DOWN:
+		return from == CKPT_DEV_TEARING_DOWN;
+	case CKPT_DEV_NEW:
+		break;
+	}
+	return false;
+}
+
+void dev_set_state(ckpt_dev *dev, enum ckpt_dev_state to)
+{
+	assert(transition_ok(dev->state, to));
+	dev->state = to;
+}
+
+/* Check "key=value" parameters: a key of [a-z0-9_], once each. */
+static int check_params(ckpt_ctx *ctx, uint32_t domid, const ckpt_dev_spec *spec)
+{
+	for (size_t i = 0; spec->params && spec->params[i]; i++) {
+		const char *p = spec->params[i], *eq = strchr(p, '=');
+		size_t klen = eq ? (size_t)(eq - p) : 0;
+
+		if (!eq || klen == 0 ||
+		    strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789_") != klen) {
+			LOG(ctx, ERROR,
+			    "domain %u: %s %d: parameter \"%s\" is not key=value "
+			    "(key of a-z, 0-9, _)",
+			    domid, spec->kind, spec->devid, p);
+			return CKPT_ERROR_INVAL;
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (!strncmp(spec->params[j], p, klen + 1)) {
+				LOG(ctx, ERROR, "domain %u: %s %d: parameter %.*s given twice",
+				    domid, spec->kind, spec->devid, (int)klen, p);
+				return CKPT_ERROR_INVAL;
+			}
+		}
+	}
+	return 0;
+}
+
+static char **copy_params(const char *const *params)
+{
+	size_t n = 0;
+	char **copy;
+
+	while (params && params[n])
+		n++;
+	copy = ao_calloc(n + 1, sizeof(*copy));
+	for (size_t i = 0; i < n; i++)
+		copy[i] = ao_strdup(params[i]);
+	return copy;
+}
+
+static void devset_dispose(ckpt_devset *set)
+{
+	for (size_t i = 0; i < set->n; i++) {
+		char **p = set->devs[i].params;
+		if (set->devs[i].kind->dispose)
+			set->devs[i].kind->dispose(&set->devs[i]);
+		for (size_t j = 0; p && p[j]; j++)
+			free(p[j]);
+		free(p);
+	}
+	for (size_t g = 0; g < set->n_groups; g++) {
+		free(set->groups[g].devs);
+		free(set->groups[g].ready);
+		free(set->groups[g].rcs);
+	}
+	free(set->groups);
+	free(set->devs);
+	free(set);
+}
+
+/* Put each device in the group of its kind (groups in first-use order). */
+static void make_groups(ckpt_devset *set)
+{
+	set->groups = ao_calloc(set->n, sizeof(*set->groups));
+	for (size_t i = 0; i < set->n; i++) {
+		ckpt_dev *dev = &set->devs[i];
+		size_t g;
+		for (g = 0; g < set->n_groups; g++)
+			if (set->groups[g].kind == dev->kind)
+				break;
+		if (g == set->n_groups) {
+			set->n_groups++;
+			set->groups[g].kind = dev->kind;
+			set->groups[g].devs = ao_calloc(set->n, sizeof(ckpt_dev *));
+			set->groups[g].ready = ao_calloc(set->n, sizeof(ckpt_dev *));
+			set->groups[g].rcs = ao_calloc(set->n, sizeof(int));
+		}
+		set->groups[g].devs[set->groups[g].n++] = dev;
+		dev->group = &set->groups[g];
+	}
+}
+
+int ckpt_devset_new(ckpt_ctx *ctx, uint32_t domid, const ckpt_dev_spec *specs, size_t n,
+                    ckpt_devset **set_out)
+{
+	ckpt_devset *set;
+	int rc = 0;
+
+	if (!ctx || !set_out || (n && !specs))
+		return CKPT_ERROR_INVAL;
+	*set_out = NULL;
+	ao_ctx_lock(ctx);
+	set = ao_calloc(1, sizeof(*set));
+	set->ctx = ctx;
+	set->domid = domid;
+	set->state = CKPT_DEV_NEW;
+	set->devs = ao_calloc(n, sizeof(*set->devs));
+	ao_time_init(&set->timeout);
+	ao_abortable_init(&set->abrt);
+
+	for (size_t i = 0; i < n && !rc; i++) {
+		const ckpt_dev_spec *spec = &specs[i];
+		ckpt_dev *dev = &set->devs[i];
+
+		if (!spec->kind || !(dev->kind = dev_kind_find(ctx, spec->kind))) {
+			LOG(ctx, ERROR, "domain %u: device %zu: unknown device kind \"%s\"", domid,
+			    i, spec->kind ? spec->kind : "(null)");
+			rc = CKPT_ERROR_INVAL;
+			break;
+		}
+		if (spec->devid < 0) {
+			LOG(ctx, ERROR, "domain %u: %s: devid %d is negative", domid, spec->kind,
+			    spec->devid);
+			rc = CKPT_ERROR_INVAL;
+			break;
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (set->devs[j].kind == dev->kind && set->devs[j].devid == spec->devid) {
+				LOG(ctx, ERROR, "domain %u: %s %d is listed twice", domid,
+				    spec->kind, spec->devid);
+				rc = CKPT_ERROR_INVAL;
+			}
+		}
+		if (!rc)
+			rc = check_params(ctx, domid, spec);
+		if (rc)
+			break;
+		dev->set = set;
+		dev->devid = spec->devid;
+		dev->params = copy_params(spec->params);
+		dev->state = CKPT_DEV_NEW;
+		ao_work_init(&dev->done_work);
+		snprintf(dev->name, sizeof(dev->name), "%s %d", dev->kind->name, dev->devid);
+		set->n = i + 1;
+		if (dev->kind->validate) {
+			rc = dev->kind->validate(dev);
+			if (rc)
+				LOG(ctx, DEBUG, "domain %u: %s: rejected by its kind", domid,
+				    dev->name);
+		}
+	}
+	if (rc) {
+		devset_dispose(set);
+		goto out;
+	}
+	make_groups(set);
+	ctx->devsets++;
+	*set_out = set;
+out:
+	ao_ctx_unlock(ctx);
+	return rc;
+}
+
+int ckpt_devset_free(ckpt_devset *set)
+{
+	ckpt_ctx *ctx;
+
+	if (!set)
+		return 0;
+	ctx = set->ctx;
+	ao_ctx_lock(ctx);
+	if (set->state != CKPT_DEV_NEW && set->state != CKPT_DEV_DOWN) {
+		LOG(ctx, ERROR, "ckpt_devset_free: domain %u: the devset is %s; tear it down first",
+		    set->domid, ckpt_dev_state_name(set->state));
+		ao_ctx_unlock(ctx);
+		return CKPT_ERROR_BUSY;
+	}
+	ctx->devsets--;
+	devset_dispose(set);
+	ao_ctx_unlock(ctx);
+	return 0;
+}
+
+void ckpt_devset_set_setup_timeout(ckpt_devset *set, unsigned ms)
+{
+	ao_ctx_lock(set->ctx);
+	set->setup_timeout_ms = ms;
+	ao_ctx_unlock(set->ctx);
+}
+
+enum ckpt_dev_state ckpt_devset_state(const ckpt_devset *set)
+{
+	return set->state;
+}
+
+uint32_t ckpt_devset_domid(const ckpt_devset *set)
+{
+	return set->domid;
+}
+
+size_t ckpt_devset_count(const ckpt_devset *set)
+{
+	return set->n;
+}
+
+ckpt_dev *ckpt_devset_device(const ckpt_devset *set, size_t i)
+{
+	return i < set->n ? &set->devs[i] : NULL;
+}
+
+const char *ckpt_dev_kind_name(const ckpt_dev *dev)
+{
+	return dev->kind->name;
+}
+
+int ckpt_dev_devid(const ckpt_dev *dev)
+{
+	return dev->devid;
+}
+
+uint32_t ckpt_dev_domid(const ckpt_dev *dev)
+{
+	return dev->set->domid;
+}
+
+ckpt_ctx *ckpt_dev_ctx(const ckpt_dev *dev)
+{
+	return dev->set->ctx;
+}
+
+enum ckpt_dev_state ckpt_dev_state(const ckpt_dev *dev)
+{
+	return dev->state;
+}
+
+int ckpt_dev_last_rc(const ckpt_dev *dev)
+{
+	return dev->last_rc;
+}
+
+const char *ckpt_dev_param(const ckpt_dev *dev, const char *key)
+{
+	size_t klen = strlen(key);
+
+	for (size_t i = 0; dev->params && dev->params[i]; i++)
+		if (!strncmp(dev->params[i], key, klen) && dev->params[i][klen] == '=')
+			return dev->params[i] + klen + 1;
+	return NULL;
+}
+
+void *ckpt_dev_priv(const ckpt_dev *dev)
+{
+	return dev->priv;
+}
+
+void ckpt_dev_set_priv(ckpt_dev *dev, void *priv)
+{
+	dev->priv = priv;
+}
+
+void *ckpt_dev_subkind(const ckpt_dev *dev)
+{
+	return dev->group->subkind_priv;
+}
+
+ao *dev_ao(const ckpt_dev *dev)
+{
+	return dev->set->op == OP_SETUP ? dev->set->ao : NULL;
+}

@@ -1,0 +1,181 @@
+/*
+ * disk.c - "disk", the stub disk kind and the template for a real one.
+ *
+ * It shows every part a kind has: parameters checked when the devset is
+ * made (validate), per-device state made there and released by dispose,
+ * an optional script run through the core's async exec at setup and
+ * teardown (so abort and timeouts come for free), and checkpoint steps
+ * that must be quick: here they only count.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define DISK_TIMEOUT_MS   10000
+#define DISK_TARGET_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._:-"
+
+struct disk {
+	ckpt_dev *dev;
+	ckpt_disk_stats stats;
+	unsigned timeout_ms;
+	bool setting_up;
+	ao_exec x;
+	char *argv[3];
+	char *env[4];
+};
+
+static void disk_script_cb(ao_egc *egc, ao_exec *x, int rc);
+
+static int disk_validate(ckpt_dev *dev)
+{
+	const char *target = ckpt_dev_param(dev, "target");
+	const char *script = ckpt_dev_param(dev, "script");
+	const char *timeout = ckpt_dev_param(dev, "timeout_ms");
+	struct disk *d;
+	unsigned long ms = DISK_TIMEOUT_MS;
+	char *end;
+
+	if (!target || !target[0]) {
+		DEV_LOG(dev, ERROR, "needs a target=PATH-OR-NAME parameter");
+		return CKPT_ERROR_INVAL;
+	}
+	if (strlen(target) > PATH_MAX || strspn(target, DISK_TARGET_CHARS) != strlen(target)) {
+		DEV_LOG(dev, ERROR, "target \"%s\": only letters, digits and /._:- are allowed",
+		        target);
+		return CKPT_ERROR_INVAL;
+	}
+	if (script && (script[0] != '/' || access(script, X_OK))) {
+		DEV_LOG(dev, ERROR, "script \"%s\": not an absolute path to an executable file",
+		        script);
+		return CKPT_ERROR_INVAL;
+	}
+	if (timeout) {
+		errno = 0;
+		ms = strtoul(timeout, &end, 10);
+		if (errno || *end || !timeout[0] || ms == 0 || ms > 3600000) {
+			DEV_LOG(dev, ERROR, "timeout_ms \"%s\": not a number of ms in 1..3600000",
+			        timeout);
+			return CKPT_ERROR_INVAL;
+		}
+	}
+	d = ao_calloc(1, sizeof(*d));
+	d->dev = dev;
+	d->timeout_ms = (unsigned)ms;
+	ao_exec_init(&d->x);
+	d->argv[0] = script ? ao_strdup(script) : NULL;
+	d->env[0] = ao_sprintf("DOMID=%u", ckpt_dev_domid(dev));
+	d->env[1] = ao_sprintf("DEVID=%d", ckpt_dev_devid(dev));
+	d->env[2] = ao_sprintf("TARGET=%s", target);
+	ckpt_dev_set_priv(dev, d);
+	return 0;
+}
+
+static void disk_dispose(ckpt_dev *dev)
+{
+	struct disk *d = ckpt_dev_priv(dev);
+
+	if (!d)
+		return;
+	free(d->argv[0]);
+	for (int i = 0; i < 3; i++)
+		free(d->env[i]);
+	free(d);
+	ckpt_dev_set_priv(dev, NULL);
+}
+
+/* Run the script with "setup" or "teardown", or finish at once. */
+static void disk_run(ckpt_dev *dev, bool setup)
+{
+	struct disk *d = ckpt_dev_priv(dev);
+	ao_egc *egc = ao_egc_current(ckpt_dev_ctx(dev));
+	int rc;
+
+	d->setting_up = setup;
+	if (!d->argv[0]) {
+		if (setup)
+			d->stats.setups++;
+		else
+			d->stats.teardowns++;
+		ckpt_dev_done(dev, 0);
+		return;
+	}
+	d->argv[1] = setup ? "setup" : "teardown";
+	d->x.ao = dev_ao(dev);
+	d->x.what = d->argv[0];
+	d->x.argv = d->argv;
+	d->x.env = d->env;
+	d->x.timeout_ms = d->timeout_ms;
+	d->x.callback = disk_script_cb;
+	rc = ao_exec_start(egc, &d->x);
+	if (rc)
+		ckpt_dev_done(dev, rc);
+}
+
+static void disk_script_cb(ao_egc *egc, ao_exec *x, int rc)
+{
+	struct disk *d = CONTAINER_OF(x, struct disk, x);
+
+	(void)egc;
+	if (!rc && d->setting_up)
+		d->stats.setups++;
+	else if (!rc)
+		d->stats.teardowns++;
+	ckpt_dev_done(d->dev, rc);
+}
+
+static void disk_setup(ckpt_dev *dev)
+{
+	disk_run(dev, true);
+}
+
+static void disk_teardown(ckpt_dev *dev)
+{
+	disk_run(dev, false);
+}
+
+static int disk_postsuspend(ckpt_dev *dev)
+{
+	((struct disk *)ckpt_dev_priv(dev))->stats.postsuspend++;
+	return 0;
+}
+
+static int disk_preresume(ckpt_dev *dev)
+{
+	((struct disk *)ckpt_dev_priv(dev))->stats.preresume++;
+	return 0;
+}
+
+static int disk_commit(ckpt_dev *dev)
+{
+	((struct disk *)ckpt_dev_priv(dev))->stats.commit++;
+	return 0;
+}
+
+const ckpt_dev_kind dev_disk_kind = {
+    .name = "disk",
+    .validate = disk_validate,
+    .dispose = disk_dispose,
+    .setup = disk_setup,
+    .teardown = disk_teardown,
+    .postsuspend = disk_postsuspend,
+    .preresume = disk_preresume,
+    .commit = disk_commit,
+};
+
+int ckpt_disk_get_stats(const ckpt_dev *dev, ckpt_disk_stats *out)
+{
+	struct disk *d;
+
+	if (!dev || !out || dev->kind != &dev_disk_kind)
+		return CKPT_ERROR_INVAL;
+	ao_ctx_lock(dev->set->ctx);
+	d = ckpt_dev_priv(dev);
+	*out = d->stats;
+	ao_ctx_unlock(dev->set->ctx);
+	return 0;
+}

@@ -1,0 +1,99 @@
+/*
+ * internal.h - the device layer's own structures (see ckptdev/devices.h
+ * for the behaviour).
+ *
+ * Device states and the transitions dev_set_state() allows:
+ *   NEW, DOWN      -> SETTING_UP                 (setup starts)
+ *   SETTING_UP     -> READY | FAILED             (its ckpt_dev_done)
+ *   READY, FAILED  -> TEARING_DOWN               (teardown or rollback)
+ *   TEARING_DOWN   -> DOWN                       (its ckpt_dev_done)
+ * Anything else is a bug in the layer and asserts.
+ *
+ * A kind reports the end of setup/teardown with ckpt_dev_done(), possibly
+ * from inside the op itself.  The layer never acts on that report on the
+ * spot: it queues the device as egc work (ao_work), handled once the code
+ * that is running returns.  So the layer's loops over devices are never
+ * re-entered, whatever the kind does.
+ */
+#ifndef CKPT_DEVICES_INTERNAL_H
+#define CKPT_DEVICES_INTERNAL_H
+
+#include "../ao/internal.h"
+#include "ckptdev/devices.h"
+
+struct ckpt_dev {
+	ckpt_devset *set;
+	const ckpt_dev_kind *kind;
+	struct dev_group *group;
+	int devid;
+	char **params; /* "key=value", NULL-terminated, owned */
+	enum ckpt_dev_state state;
+	int last_rc;
+	void *priv;      /* the kind's */
+	bool op_pending; /* setup/teardown started, done not yet seen */
+	bool timed_out;  /* the setup timeout passed while it ran */
+	int done_rc;     /* from ckpt_dev_done, until handled */
+	ao_work done_work;
+	ao_join_member member;
+	char name[48]; /* "nic 0", for the log */
+};
+
+/* The devices of one kind in a devset, for batched checkpoint steps. */
+struct dev_group {
+	const ckpt_dev_kind *kind;
+	void *subkind_priv;
+	bool subkind_ready; /* init_subkind succeeded */
+	size_t n;
+	ckpt_dev **devs;  /* all of the kind */
+	ckpt_dev **ready; /* scratch: the READY ones, for a step */
+	int *rcs;         /* scratch, n entries */
+};
+
+enum dev_phase {
+	PHASE_IDLE,      /* next: postsuspend */
+	PHASE_SUSPENDED, /* next: preresume */
+	PHASE_RESUMED,   /* next: commit */
+};
+
+enum devset_op {
+	OP_NONE,
+	OP_SETUP,
+	OP_ROLLBACK, /* teardown after a failed setup */
+	OP_TEARDOWN,
+};
+
+struct ckpt_devset {
+	ckpt_ctx *ctx;
+	uint32_t domid;
+	enum ckpt_dev_state state; /* NEW, SETTING_UP, READY, TEARING_DOWN, DOWN */
+	enum dev_phase phase;
+	size_t n;
+	ckpt_dev *devs;
+	size_t n_groups;
+	struct dev_group *groups;
+	unsigned setup_timeout_ms;
+
+	/* the running operation, one at a time */
+	enum devset_op op;
+	ao *ao;
+	int setup_rc; /* first setup error, kept over rollback */
+	ao_join join;
+	ao_abortable abrt;
+	ao_time timeout;
+};
+
+/* Kind registry (kind.c). */
+HIDDEN const ckpt_dev_kind *dev_kind_find(ckpt_ctx *ctx, const char *name);
+HIDDEN extern const ckpt_dev_kind dev_disk_kind;
+HIDDEN extern const ckpt_dev_kind dev_nic_kind;
+
+HIDDEN void dev_set_state(ckpt_dev *dev, enum ckpt_dev_state to);
+/* The ao of the operation the device is part of (NULL in teardown, which
+ * is not abortable). */
+HIDDEN ao *dev_ao(const ckpt_dev *dev);
+
+#define DEV_LOG(dev, lvl, fmt, ...)                                                                \
+	LOG((dev)->set->ctx, lvl, "domain %u: %s: " fmt, (dev)->set->domid, (dev)->name,           \
+	    ##__VA_ARGS__)
+
+#endif /* CKPT_DEVICES_INTERNAL_H */
