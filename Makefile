@@ -20,7 +20,7 @@ CPPFLAGS += -Iinclude -D_GNU_SOURCE
 CFLAGS   ?= -g -O2
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -fPIC \
             -MMD -MP $(SANITIZE_FLAGS)
-LDLIBS_LIB := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lxenstore -lxentoollog) \
+LDLIBS_LIB = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lxenstore -lxentoollog) \
               -lev -lpthread
 LDFLAGS  += $(SANITIZE_FLAGS)
 
@@ -30,14 +30,27 @@ SANITIZE_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
 endif
 
 # Network buffering backend: nb_nl.c (libnl) or nb_stub.c (NETBUF=no).
-NETBUF   ?= no
-LIB_SRC  := $(wildcard src/ao/*.c) $(wildcard src/devices/*.c) src/netbuf/nb_stub.c
+NETBUF   ?= yes
+SCRIPTDIR ?= $(PREFIX)/libexec/ckptdev
+LIB_SRC  := $(wildcard src/ao/*.c) $(wildcard src/devices/*.c) src/netbuf/nic.c
+ifeq ($(NETBUF),no)
+LIB_SRC  += src/netbuf/nb_stub.c
+else
+LIB_SRC  += src/netbuf/nb_nl.c
+NL_CFLAGS := $(shell pkg-config --cflags libnl-route-3.0 2>/dev/null || echo -I/usr/include/libnl3)
+LDLIBS_LIB += $(shell pkg-config --libs libnl-route-3.0 2>/dev/null || echo -lnl-route-3 -lnl-3)
+$(BUILD)/src/netbuf/nb_nl.o: CPPFLAGS += $(NL_CFLAGS)
+endif
+$(BUILD)/src/netbuf/nic.o: CPPFLAGS += -DCKPT_NETBUF_SCRIPT='"$(SCRIPTDIR)/remus-netbuf-setup"'
+
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 SONAME   := libckptdev.so.$(SOMAJOR)
 SHLIB    := $(BUILD)/libckptdev.so.$(VERSION)
 STLIB    := $(BUILD)/libckptdev.a
 
-all: $(SHLIB) $(BUILD)/libckptdev.so $(STLIB) $(BUILD)/ckptdev.pc
+TOOLS    := $(BUILD)/ckptdev
+
+all: $(SHLIB) $(BUILD)/libckptdev.so $(STLIB) $(BUILD)/ckptdev.pc $(TOOLS)
 
 $(BUILD)/%.o: %.c Makefile
 	@mkdir -p $(dir $@)
@@ -51,6 +64,12 @@ $(BUILD)/libckptdev.so: $(SHLIB)
 	ln -sf $(notdir $(SHLIB)) $(BUILD)/$(SONAME)
 	ln -sf $(SONAME) $@
 
+# The tools link the shared library next to them (rpath $ORIGIN), and
+# find the installed one through the system's search path.
+$(BUILD)/ckptdev: $(BUILD)/tools/ckptdev.o $(BUILD)/libckptdev.so
+	$(CC) $(LDFLAGS) -o $@ $< -L$(BUILD) -Wl,-rpath,'$$ORIGIN' -lckptdev -lev \
+	      $(shell pkg-config --libs xentoollog 2>/dev/null || echo -lxentoollog)
+
 $(STLIB): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
@@ -58,13 +77,15 @@ $(STLIB): $(LIB_OBJ)
 # The .pc names the prefix given to `make install`, so install writes its
 # own copy; this one is for pkg-config against the default prefix.
 PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCDIR@|$(INCDIR)|' \
-	     -e 's|@VERSION@|$(VERSION)|'
+	     -e 's|@VERSION@|$(VERSION)|; s|@REQUIRES@|$(PC_REQUIRES)|'
+PC_REQUIRES = $(PKGS)$(if $(filter no,$(NETBUF)),, libnl-route-3.0)
 
 $(BUILD)/ckptdev.pc: ckptdev.pc.in Makefile
 	@mkdir -p $(dir $@)
 	$(PC_SED) $< > $@
 
 include tests/tests.mk
+-include tests/net/net.mk
 -include tests/vm/vm.mk
 -include tests/xen/xen.mk
 
@@ -76,6 +97,9 @@ install: all
 	ln -sf $(notdir $(SHLIB)) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libckptdev.so
 	install -m 0644 $(STLIB) $(DESTDIR)$(LIBDIR)/
+	install -d $(DESTDIR)$(SCRIPTDIR) $(DESTDIR)$(BINDIR)
+	install -m 0755 $(TOOLS) $(DESTDIR)$(BINDIR)/
+	install -m 0755 scripts/remus-netbuf-setup $(DESTDIR)$(SCRIPTDIR)/
 	install -m 0644 include/ckptdev.h $(DESTDIR)$(INCDIR)/
 	install -m 0644 include/ckptdev/*.h $(DESTDIR)$(INCDIR)/ckptdev/
 	$(PC_SED) ckptdev.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/ckptdev.pc
@@ -102,8 +126,17 @@ clean:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
-demo:
-	@echo "make demo: the sample driver and its demo arrive with the NIC kind (src/netbuf)" >&2
-	@false
+# The main job: the sample driver protecting a demo guest's traffic, here
+# if this kernel has sch_plug, else inside the test VM.
+HAVE_PLUG = unshare -n sh -c 'ip link add ckpt-probe type ifb && \
+	    tc qdisc add dev ckpt-probe root plug' >/dev/null 2>&1
+
+demo: deps all $(BUILD)/tests/libxsd_stub.so
+	@if $(HAVE_PLUG); then \
+		BUILD=$(BUILD) tools/demo/run-demo; \
+	else \
+		echo "this kernel has no sch_plug: running the demo in the test VM"; \
+		tests/vm/run-in-vm -- env BUILD=$(abspath $(BUILD)) $(abspath tools/demo/run-demo); \
+	fi
 
 .PHONY: demo

@@ -6,11 +6,13 @@
  * checkpoint that produced it.  The modules:
  *   ckptdev/ao.h       context, errors, event loops, async operations, faults
  *   ckptdev/devices.h  devsets, device kinds, the checkpoint steps
+ *   ckptdev/netbuf.h   the NIC kind's buffer counters
  */
 #ifndef CKPTDEV_H
 #define CKPTDEV_H
 
 #include "ckptdev/ao.h"
 #include "ckptdev/devices.h"
+#include "ckptdev/netbuf.h"
 
 #endif /* CKPTDEV_H */

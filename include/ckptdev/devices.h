@@ -97,6 +97,12 @@ int ckpt_devset_setup(ckpt_devset *set, const ckpt_async_how *how);
  * CKPT_ERROR_BUSY. */
 int ckpt_devset_teardown(ckpt_devset *set, const ckpt_async_how *how);
 
+/* Tear down every device of a NEW or DOWN set, as if each were up: for
+ * what a crashed process left behind (kinds' teardown copes with absent
+ * devices).  Completes with the first error; CKPT_ERROR_INVAL in another
+ * state. */
+int ckpt_devset_cleanup(ckpt_devset *set, const ckpt_async_how *how);
+
 /*
  * The checkpoint steps: synchronous, no event loop.  Each returns 0, the
  * first device error (after trying every device), or CKPT_ERROR_INVAL if

@@ -74,8 +74,8 @@ static pid_t clone_with_pidfd(int *pidfd_out)
 	if (pid < 0 && errno == ENOSYS) {
 		pid = fork();
 		if (pid > 0) {
-			pidfd =
-			    atomic_load(&no_pidfd_open) ? -1 : (int)syscall(SYS_pidfd_open, pid, 0);
+			pidfd = atomic_load(&no_pidfd_open) ? -1
+			                                    : (int)syscall(SYS_pidfd_open, pid, 0);
 			if (pidfd < 0 && (atomic_load(&no_pidfd_open) || errno == ENOSYS)) {
 				atomic_store(&no_pidfd_open, true);
 				*pidfd_out = -1; /* poll it instead */

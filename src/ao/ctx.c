@@ -79,7 +79,7 @@ int ckpt_ctx_new(ckpt_ctx **ctx_out, const ckpt_ctx_opts *opts)
 	ctx->lg = opts->logger;
 	if (!ctx->lg) {
 		ctx->own_lg =
-		    (xentoollog_logger *)xtl_createlogger_stdiostream(stderr, XTL_WARN, 0);
+		        (xentoollog_logger *)xtl_createlogger_stdiostream(stderr, XTL_WARN, 0);
 		if (!ctx->own_lg) {
 			fprintf(stderr, "ckptdev: cannot create the default logger, aborting\n");
 			abort();

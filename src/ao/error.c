@@ -7,22 +7,22 @@
 #include "internal.h"
 
 static const char *const error_text[] = {
-    [0] = "success",
-    [-CKPT_ERROR_FAIL] = "operation failed",
-    [-CKPT_ERROR_INVAL] = "invalid argument",
-    [-CKPT_ERROR_NOTSUP] = "not supported",
-    [-CKPT_ERROR_TIMEDOUT] = "timed out",
-    [-CKPT_ERROR_ABORTED] = "aborted",
-    [-CKPT_ERROR_SCRIPT] = "script failed",
-    [-CKPT_ERROR_XENSTORE] = "xenstore error",
-    [-CKPT_ERROR_NETLINK] = "netlink error",
-    [-CKPT_ERROR_NOMEM] = "out of memory",
-    [-CKPT_ERROR_BUSY] = "busy",
-    [-CKPT_ERROR_NOTFOUND] = "not found",
-    [-CKPT_ERROR_EXISTS] = "already exists",
-    [-CKPT_ERROR_BUFFERFULL] = "buffer too small",
-    [-CKPT_ERROR_SYSTEM] = "system call failed",
-    [-CKPT_ERROR_FAULT] = "injected fault",
+        [0] = "success",
+        [-CKPT_ERROR_FAIL] = "operation failed",
+        [-CKPT_ERROR_INVAL] = "invalid argument",
+        [-CKPT_ERROR_NOTSUP] = "not supported",
+        [-CKPT_ERROR_TIMEDOUT] = "timed out",
+        [-CKPT_ERROR_ABORTED] = "aborted",
+        [-CKPT_ERROR_SCRIPT] = "script failed",
+        [-CKPT_ERROR_XENSTORE] = "xenstore error",
+        [-CKPT_ERROR_NETLINK] = "netlink error",
+        [-CKPT_ERROR_NOMEM] = "out of memory",
+        [-CKPT_ERROR_BUSY] = "busy",
+        [-CKPT_ERROR_NOTFOUND] = "not found",
+        [-CKPT_ERROR_EXISTS] = "already exists",
+        [-CKPT_ERROR_BUFFERFULL] = "buffer too small",
+        [-CKPT_ERROR_SYSTEM] = "system call failed",
+        [-CKPT_ERROR_FAULT] = "injected fault",
 };
 
 const char *ckpt_strerror(int rc)

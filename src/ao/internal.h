@@ -57,7 +57,7 @@ typedef struct ao ao;
 
 /* Log through the ctx's logger.  errnoval < 0: no errno text. */
 HIDDEN void ao_log(ckpt_ctx *ctx, xentoollog_level level, int errnoval, const char *fmt, ...)
-    PRINTF_LIKE(4, 5);
+        PRINTF_LIKE(4, 5);
 
 #define LOG(ctx, lvl, ...)             ao_log((ctx), XTL_##lvl, -1, __VA_ARGS__)
 #define LOGE(ctx, lvl, ...)            ao_log((ctx), XTL_##lvl, errno, __VA_ARGS__)
@@ -104,6 +104,10 @@ enum ao_fault_point {
 	FP_DEV_POSTSUSPEND,
 	FP_DEV_PRERESUME,
 	FP_DEV_COMMIT,
+	FP_NL_CONNECT,
+	FP_NL_ATTACH,
+	FP_NL_BUFFER,
+	FP_NL_RELEASE,
 	FP__COUNT
 };
 

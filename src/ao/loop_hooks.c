@@ -70,12 +70,12 @@ static void hooks_time_deregister(ckpt_ctx *ctx, ao_time *ev)
 }
 
 const struct ao_loop_ops ao_loop_hooks_ops = {
-    .fd_register = hooks_fd_register,
-    .fd_modify = hooks_fd_modify,
-    .fd_deregister = hooks_fd_deregister,
-    .time_register = hooks_time_register,
-    .time_modify = hooks_time_modify,
-    .time_deregister = hooks_time_deregister,
+        .fd_register = hooks_fd_register,
+        .fd_modify = hooks_fd_modify,
+        .fd_deregister = hooks_fd_deregister,
+        .time_register = hooks_time_register,
+        .time_modify = hooks_time_modify,
+        .time_deregister = hooks_time_deregister,
 };
 
 void ckpt_osevent_occurred_fd(ckpt_ctx *ctx, void *for_ckpt, int fd, short events, short revents)

@@ -30,7 +30,7 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	ao_fd *ev = w->data;
 	short pr =
-	    (short)(((revents & EV_READ) ? POLLIN : 0) | ((revents & EV_WRITE) ? POLLOUT : 0));
+	        (short)(((revents & EV_READ) ? POLLIN : 0) | ((revents & EV_WRITE) ? POLLOUT : 0));
 
 	(void)loop;
 	ao_fd_occurred(ev->ctx, ev, pr);
@@ -118,10 +118,10 @@ int ao_loop_libev_init(ckpt_ctx *ctx, struct ev_loop *loop)
 }
 
 const struct ao_loop_ops ao_loop_libev_ops = {
-    .fd_register = libev_fd_register,
-    .fd_modify = libev_fd_modify,
-    .fd_deregister = libev_fd_deregister,
-    .time_register = libev_time_register,
-    .time_modify = libev_time_modify,
-    .time_deregister = libev_time_deregister,
+        .fd_register = libev_fd_register,
+        .fd_modify = libev_fd_modify,
+        .fd_deregister = libev_fd_deregister,
+        .time_register = libev_time_register,
+        .time_modify = libev_time_modify,
+        .time_deregister = libev_time_deregister,
 };

@@ -18,15 +18,15 @@ struct step {
 };
 
 static const struct step steps[] = {
-    [STEP_POSTSUSPEND] = {"postsuspend", PHASE_IDLE, PHASE_SUSPENDED, FP_DEV_POSTSUSPEND},
-    [STEP_PRERESUME] = {"preresume", PHASE_SUSPENDED, PHASE_RESUMED, FP_DEV_PRERESUME},
-    [STEP_COMMIT] = {"commit", PHASE_RESUMED, PHASE_IDLE, FP_DEV_COMMIT},
+        [STEP_POSTSUSPEND] = {"postsuspend", PHASE_IDLE, PHASE_SUSPENDED, FP_DEV_POSTSUSPEND},
+        [STEP_PRERESUME] = {"preresume", PHASE_SUSPENDED, PHASE_RESUMED, FP_DEV_PRERESUME},
+        [STEP_COMMIT] = {"commit", PHASE_RESUMED, PHASE_IDLE, FP_DEV_COMMIT},
 };
 
 static const char *const phase_next[] = {
-    [PHASE_IDLE] = "postsuspend",
-    [PHASE_SUSPENDED] = "preresume",
-    [PHASE_RESUMED] = "commit",
+        [PHASE_IDLE] = "postsuspend",
+        [PHASE_SUSPENDED] = "preresume",
+        [PHASE_RESUMED] = "commit",
 };
 
 static dev_step_fn *single_op(const ckpt_dev_kind *k, enum step_id s)

@@ -9,9 +9,9 @@
 #include "internal.h"
 
 static const char *const state_names[] = {
-    [CKPT_DEV_NEW] = "new",     [CKPT_DEV_SETTING_UP] = "setting-up",
-    [CKPT_DEV_READY] = "ready", [CKPT_DEV_TEARING_DOWN] = "tearing-down",
-    [CKPT_DEV_DOWN] = "down",   [CKPT_DEV_FAILED] = "failed",
+        [CKPT_DEV_NEW] = "new",     [CKPT_DEV_SETTING_UP] = "setting-up",
+        [CKPT_DEV_READY] = "ready", [CKPT_DEV_TEARING_DOWN] = "tearing-down",
+        [CKPT_DEV_DOWN] = "down",   [CKPT_DEV_FAILED] = "failed",
 };
 
 const char *ckpt_dev_state_name(enum ckpt_dev_state state)
@@ -30,7 +30,8 @@ static bool transition_ok(enum ckpt_dev_state from, enum ckpt_dev_state to)
 	case CKPT_DEV_FAILED:
 		return from == CKPT_DEV_SETTING_UP;
 	case CKPT_DEV_TEARING_DOWN:
-		return from == CKPT_DEV_READY || from == CKPT_DEV_FAILED;
+		/* from NEW or DOWN only through ckpt_devset_cleanup() */
+		return from != CKPT_DEV_SETTING_UP && from != CKPT_DEV_TEARING_DOWN;
 	case CKPT_DEV_DOWN:
 		return from == CKPT_DEV_TEARING_DOWN;
 	case CKPT_DEV_NEW:

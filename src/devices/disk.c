@@ -157,14 +157,14 @@ static int disk_commit(ckpt_dev *dev)
 }
 
 const ckpt_dev_kind dev_disk_kind = {
-    .name = "disk",
-    .validate = disk_validate,
-    .dispose = disk_dispose,
-    .setup = disk_setup,
-    .teardown = disk_teardown,
-    .postsuspend = disk_postsuspend,
-    .preresume = disk_preresume,
-    .commit = disk_commit,
+        .name = "disk",
+        .validate = disk_validate,
+        .dispose = disk_dispose,
+        .setup = disk_setup,
+        .teardown = disk_teardown,
+        .postsuspend = disk_postsuspend,
+        .preresume = disk_preresume,
+        .commit = disk_commit,
 };
 
 int ckpt_disk_get_stats(const ckpt_dev *dev, ckpt_disk_stats *out)

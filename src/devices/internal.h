@@ -6,6 +6,7 @@
  *   NEW, DOWN      -> SETTING_UP                 (setup starts)
  *   SETTING_UP     -> READY | FAILED             (its ckpt_dev_done)
  *   READY, FAILED  -> TEARING_DOWN               (teardown or rollback)
+ *   NEW, DOWN      -> TEARING_DOWN               (ckpt_devset_cleanup)
  *   TEARING_DOWN   -> DOWN                       (its ckpt_dev_done)
  * Anything else is a bug in the layer and asserts.
  *
@@ -60,6 +61,7 @@ enum devset_op {
 	OP_SETUP,
 	OP_ROLLBACK, /* teardown after a failed setup */
 	OP_TEARDOWN,
+	OP_CLEANUP, /* teardown of everything, whatever its state */
 };
 
 struct ckpt_devset {

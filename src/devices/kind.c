@@ -7,8 +7,8 @@
 #include "internal.h"
 
 static const ckpt_dev_kind *const builtin_kinds[] = {
-    &dev_nic_kind,
-    &dev_disk_kind,
+        &dev_nic_kind,
+        &dev_disk_kind,
 };
 
 const ckpt_dev_kind *dev_kind_find(ckpt_ctx *ctx, const char *name)

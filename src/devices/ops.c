@@ -12,7 +12,9 @@
  *      that first error.
  * Teardown: every READY or FAILED device is torn down in parallel, the
  * subkinds cleaned up, the set DOWN; the first error is reported.
- * Neither teardown nor rollback can be aborted.
+ * Cleanup (ckpt_devset_cleanup): the same teardown of every device of a
+ * NEW or DOWN set, for what a crashed process left behind.
+ * None of teardown, rollback and cleanup can be aborted.
  */
 #include <assert.h>
 #include <stdlib.h>
@@ -139,6 +141,35 @@ static void dev_start(ckpt_dev *dev, bool setup)
 
 /* --------------------------------------------------------------- setup */
 
+/*
+ * Enter the library for an operation on set.  idle_only: the set must be
+ * NEW or DOWN (else CKPT_ERROR_INVAL); otherwise it must not be in the
+ * middle of another operation (else CKPT_ERROR_BUSY).  On refusal the
+ * reason is logged and the egc already left.
+ */
+static int op_enter(ao_egc *egc, ckpt_devset *set, const char *fn, bool idle_only)
+{
+	bool idle = set->state == CKPT_DEV_NEW || set->state == CKPT_DEV_DOWN;
+	bool busy = set->state == CKPT_DEV_SETTING_UP || set->state == CKPT_DEV_TEARING_DOWN;
+
+	ao_egc_enter(egc, set->ctx);
+	if (idle_only ? idle : !busy)
+		return 0;
+	LOG(set->ctx, ERROR, "%s: domain %u: the devset is %s%s", fn, set->domid,
+	    ckpt_dev_state_name(set->state), idle_only ? ", not new or down" : "");
+	ao_egc_leave(egc);
+	return idle_only ? CKPT_ERROR_INVAL : CKPT_ERROR_BUSY;
+}
+
+/* The initiator's return: see ao_inprogress(). */
+static int op_return(ao_egc *egc, ao *ao)
+{
+	int rc = ao_inprogress(egc, ao);
+
+	ao_egc_leave(egc);
+	return rc;
+}
+
 int ckpt_devset_setup(ckpt_devset *set, const ckpt_async_how *how)
 {
 	ckpt_ctx *ctx;
@@ -149,13 +180,9 @@ int ckpt_devset_setup(ckpt_devset *set, const ckpt_async_how *how)
 	if (!set)
 		return CKPT_ERROR_INVAL;
 	ctx = set->ctx;
-	ao_egc_enter(&egc, ctx);
-	if (set->state != CKPT_DEV_NEW && set->state != CKPT_DEV_DOWN) {
-		LOG(ctx, ERROR, "ckpt_devset_setup: domain %u: the devset is %s, not new or down",
-		    set->domid, ckpt_dev_state_name(set->state));
-		ao_egc_leave(&egc);
-		return CKPT_ERROR_INVAL;
-	}
+	rc = op_enter(&egc, set, "ckpt_devset_setup", true);
+	if (rc)
+		return rc;
 	set->ao = ao = ao_create(&egc, how);
 	set->op = OP_SETUP;
 	set->state = CKPT_DEV_SETTING_UP;
@@ -188,9 +215,7 @@ int ckpt_devset_setup(ckpt_devset *set, const ckpt_async_how *how)
 	}
 	ao_join_prepared(&egc, &set->join);
 out:
-	rc = ao_inprogress(&egc, ao);
-	ao_egc_leave(&egc);
-	return rc;
+	return op_return(&egc, ao);
 }
 
 static void setup_abort_cb(ao_egc *egc, ao_abortable *a, int rc)
@@ -249,29 +274,41 @@ static void setup_join_cb(ao_egc *egc, ao_join *j, int rc)
 
 int ckpt_devset_teardown(ckpt_devset *set, const ckpt_async_how *how)
 {
-	ckpt_ctx *ctx;
 	ao_egc egc;
 	ao *ao;
 	int rc;
 
 	if (!set)
 		return CKPT_ERROR_INVAL;
-	ctx = set->ctx;
-	ao_egc_enter(&egc, ctx);
-	if (set->state == CKPT_DEV_SETTING_UP || set->state == CKPT_DEV_TEARING_DOWN) {
-		LOG(ctx, ERROR, "ckpt_devset_teardown: domain %u: the devset is %s", set->domid,
-		    ckpt_dev_state_name(set->state));
-		ao_egc_leave(&egc);
-		return CKPT_ERROR_BUSY;
-	}
+	rc = op_enter(&egc, set, "ckpt_devset_teardown", false);
+	if (rc)
+		return rc;
 	set->ao = ao = ao_create(&egc, how);
 	if (set->state == CKPT_DEV_READY)
 		start_teardown(&egc, set, OP_TEARDOWN);
 	else
 		op_end(&egc, set, 0); /* NEW or DOWN: nothing is up */
-	rc = ao_inprogress(&egc, ao);
-	ao_egc_leave(&egc);
-	return rc;
+	return op_return(&egc, ao);
+}
+
+int ckpt_devset_cleanup(ckpt_devset *set, const ckpt_async_how *how)
+{
+	ao_egc egc;
+	ao *ao;
+	int rc;
+
+	if (!set)
+		return CKPT_ERROR_INVAL;
+	rc = op_enter(&egc, set, "ckpt_devset_cleanup", true);
+	if (rc)
+		return rc;
+	set->ao = ao = ao_create(&egc, how);
+	rc = init_subkinds(set);
+	if (rc)
+		op_end(&egc, set, rc);
+	else
+		start_teardown(&egc, set, OP_CLEANUP);
+	return op_return(&egc, ao);
 }
 
 static void start_teardown(ao_egc *egc, ckpt_devset *set, enum devset_op op)
@@ -282,7 +319,9 @@ static void start_teardown(ao_egc *egc, ckpt_devset *set, enum devset_op op)
 	             op == OP_ROLLBACK ? "devset rollback" : "devset teardown");
 	for (size_t i = 0; i < set->n; i++) {
 		ckpt_dev *dev = &set->devs[i];
-		if (dev->state != CKPT_DEV_READY && dev->state != CKPT_DEV_FAILED)
+		bool wanted = dev->state == CKPT_DEV_READY || dev->state == CKPT_DEV_FAILED ||
+		              op == OP_CLEANUP;
+		if (!wanted)
 			continue;
 		ao_join_add(&set->join, &dev->member, dev->name);
 		dev_set_state(dev, CKPT_DEV_TEARING_DOWN);

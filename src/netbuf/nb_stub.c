@@ -1,33 +1,55 @@
 /*
- * nb_stub.c - the "nic" kind in a build without network buffering.
- *
- * Devsets that list NICs can be made and torn down; their setup fails with
+ * nb_stub.c - the network-buffering backend of a build without libnl
+ * (make NETBUF=no).  NIC devsets can be made, but their setup fails with
  * CKPT_ERROR_NOTSUP and says why, so a toolstack learns at setup time, not
  * at the first checkpoint, that output cannot be held back.
  */
-#include "../devices/internal.h"
+#include "internal.h"
 
-static int nic_validate(ckpt_dev *dev)
+int nb_backend_open(ckpt_ctx *ctx, struct nb_backend **be_out)
 {
-	const char *vif = ckpt_dev_param(dev, "vif");
-
-	if (!vif || !vif[0]) {
-		DEV_LOG(dev, ERROR, "needs a vif=NAME parameter (the guest's backend interface)");
-		return CKPT_ERROR_INVAL;
-	}
-	return 0;
+	*be_out = NULL;
+	LOG(ctx, ERROR,
+	    "network buffering is not built into this ckptdev "
+	    "(it needs libnl-route-3: build without NETBUF=no)");
+	return CKPT_ERROR_NOTSUP;
 }
 
-static void nic_setup(ckpt_dev *dev)
+void nb_backend_close(struct nb_backend *be)
 {
-	DEV_LOG(dev, ERROR,
-	        "network buffering is not built into this ckptdev "
-	        "(it needs libnl-route-3: build without NETBUF=no)");
-	ckpt_dev_done(dev, CKPT_ERROR_NOTSUP);
+	(void)be;
 }
 
-const ckpt_dev_kind dev_nic_kind = {
-    .name = "nic",
-    .validate = nic_validate,
-    .setup = nic_setup,
-};
+int nb_plug_attach(struct nb_backend *be, ckpt_dev *dev, const char *ifb, struct nb_plug **plug_out)
+{
+	(void)be;
+	(void)dev;
+	(void)ifb;
+	*plug_out = NULL;
+	return CKPT_ERROR_NOTSUP;
+}
+
+void nb_plug_detach(struct nb_backend *be, struct nb_plug *plug)
+{
+	(void)be;
+	(void)plug;
+}
+
+int nb_plug_request(struct nb_backend *be, ckpt_dev *const *devs, size_t n, enum nb_action action,
+                    int *rcs)
+{
+	(void)be;
+	(void)devs;
+	(void)action;
+	for (size_t i = 0; i < n; i++)
+		rcs[i] = CKPT_ERROR_NOTSUP;
+	return n ? CKPT_ERROR_NOTSUP : 0;
+}
+
+int nb_plug_stats(struct nb_backend *be, struct nb_plug *plug, ckpt_nic_stats *out)
+{
+	(void)be;
+	(void)plug;
+	(void)out;
+	return CKPT_ERROR_NOTSUP;
+}

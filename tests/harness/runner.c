@@ -41,9 +41,9 @@ static struct test_case *tests, **tests_tail = &tests;
 static char bin_dir[PATH_MAX];
 
 static const char *const loop_names[] = {
-    [CKPT_LOOP_LIBEV] = "libev",
-    [CKPT_LOOP_HOOKS] = "hooks",
-    [CKPT_LOOP_POLL] = "poll",
+        [CKPT_LOOP_LIBEV] = "libev",
+        [CKPT_LOOP_HOOKS] = "hooks",
+        [CKPT_LOOP_POLL] = "poll",
 };
 
 static void add_case(const char *name, test_fn *fn, test_loop_fn *loop_fn, int loop,

@@ -198,12 +198,12 @@ static void h_timeout_deregister(void *user, void *for_app_reg)
 }
 
 static const ckpt_osevent_hooks test_hooks = {
-    .fd_register = h_fd_register,
-    .fd_modify = h_fd_modify,
-    .fd_deregister = h_fd_deregister,
-    .timeout_register = h_timeout_register,
-    .timeout_modify = h_timeout_modify,
-    .timeout_deregister = h_timeout_deregister,
+        .fd_register = h_fd_register,
+        .fd_modify = h_fd_modify,
+        .fd_deregister = h_fd_deregister,
+        .timeout_register = h_timeout_register,
+        .timeout_modify = h_timeout_modify,
+        .timeout_deregister = h_timeout_deregister,
 };
 
 static void hooks_run_once(struct tloop *L, int max_ms)

@@ -163,31 +163,31 @@ static int t_commit_all(ckpt_dev *const *devs, size_t n, int *rcs)
 }
 
 const ckpt_dev_kind tkind_test = {
-    .name = "test",
-    .validate = t_validate,
-    .dispose = t_dispose,
-    .init_subkind = t_init_subkind,
-    .cleanup_subkind = t_cleanup_subkind,
-    .setup = t_setup,
-    .teardown = t_teardown,
-    .abort = t_abort,
-    .postsuspend = t_postsuspend,
-    .preresume = t_preresume,
-    .commit = t_commit,
+        .name = "test",
+        .validate = t_validate,
+        .dispose = t_dispose,
+        .init_subkind = t_init_subkind,
+        .cleanup_subkind = t_cleanup_subkind,
+        .setup = t_setup,
+        .teardown = t_teardown,
+        .abort = t_abort,
+        .postsuspend = t_postsuspend,
+        .preresume = t_preresume,
+        .commit = t_commit,
 };
 
 const ckpt_dev_kind tkind_batch = {
-    .name = "tbatch",
-    .validate = t_validate,
-    .dispose = t_dispose,
-    .init_subkind = t_init_subkind,
-    .cleanup_subkind = t_cleanup_subkind,
-    .setup = t_setup,
-    .teardown = t_teardown,
-    .abort = t_abort,
-    .postsuspend_all = t_postsuspend_all,
-    .preresume_all = t_preresume_all,
-    .commit_all = t_commit_all,
+        .name = "tbatch",
+        .validate = t_validate,
+        .dispose = t_dispose,
+        .init_subkind = t_init_subkind,
+        .cleanup_subkind = t_cleanup_subkind,
+        .setup = t_setup,
+        .teardown = t_teardown,
+        .abort = t_abort,
+        .postsuspend_all = t_postsuspend_all,
+        .preresume_all = t_preresume_all,
+        .commit_all = t_commit_all,
 };
 
 void tkind_register(ckpt_ctx *ctx)

@@ -65,10 +65,10 @@ TEST_LOOPS(setup_and_teardown_every_device)
 {
 	struct tloop *L = new_loop(loop);
 	const ckpt_dev_spec specs[] = {
-	    {"test", 0, P("delay_ms=30")},
-	    {"test", 1, P("setup=sync-ok", "teardown=sync-ok")},
-	    {"tbatch", 0, NULL},
-	    {"disk", 3, P("target=/dev/vg/guest-disk")},
+	        {"test", 0, P("delay_ms=30")},
+	        {"test", 1, P("setup=sync-ok", "teardown=sync-ok")},
+	        {"tbatch", 0, NULL},
+	        {"disk", 3, P("target=/dev/vg/guest-disk")},
 	};
 	ckpt_devset *set = new_set(L, specs, 4);
 	int inits = tkind_subkind_inits;
@@ -103,9 +103,11 @@ TEST_LOOPS(failed_setup_tears_down_what_was_started)
 {
 	struct tloop *L = new_loop(loop);
 	const ckpt_dev_spec specs[] = {
-	    {"test", 0, P("delay_ms=40")},   {"test", 1, P("setup=fail", "delay_ms=20", "rc=-6")},
-	    {"test", 2, P("setup=sync-ok")}, {"test", 3, P("setup=fail", "delay_ms=5", "rc=-12")},
-	    {"test", 4, P("delay_ms=1")},
+	        {"test", 0, P("delay_ms=40")},
+	        {"test", 1, P("setup=fail", "delay_ms=20", "rc=-6")},
+	        {"test", 2, P("setup=sync-ok")},
+	        {"test", 3, P("setup=fail", "delay_ms=5", "rc=-12")},
+	        {"test", 4, P("delay_ms=1")},
 	};
 	ckpt_devset *set = new_set(L, specs, 5);
 
@@ -129,8 +131,8 @@ TEST_LOOPS(failed_teardown_is_reported_but_reaches_every_device)
 {
 	struct tloop *L = new_loop(loop);
 	const ckpt_dev_spec specs[] = {
-	    {"test", 0, P("teardown=fail", "rc=-8")},
-	    {"test", 1, NULL},
+	        {"test", 0, P("teardown=fail", "rc=-8")},
+	        {"test", 1, NULL},
 	};
 	ckpt_devset *set = new_set(L, specs, 2);
 
@@ -145,10 +147,10 @@ TEST_LOOPS(abort_during_setup_rolls_back)
 {
 	struct tloop *L = new_loop(loop);
 	const ckpt_dev_spec specs[] = {
-	    {"test", 0, P("setup=hang")},
-	    {"test", 1, P("delay_ms=1")},
-	    {"test", 2, P("setup=hang")},
-	    {"disk", 0, P("target=d0", "script=" SLOW_SCRIPT)},
+	        {"test", 0, P("setup=hang")},
+	        {"test", 1, P("delay_ms=1")},
+	        {"test", 2, P("setup=hang")},
+	        {"disk", 0, P("target=d0", "script=" SLOW_SCRIPT)},
 	};
 	ckpt_devset *set;
 	struct tdone d = {0};
@@ -177,8 +179,8 @@ TEST_LOOPS(setup_timeout_fails_a_hanging_device)
 {
 	struct tloop *L = new_loop(loop);
 	const ckpt_dev_spec specs[] = {
-	    {"test", 0, P("setup=hang")},
-	    {"test", 1, NULL},
+	        {"test", 0, P("setup=hang")},
+	        {"test", 1, NULL},
 	};
 	ckpt_devset *set = new_set(L, specs, 2);
 	long long start = test_now_ms();
@@ -233,8 +235,8 @@ TEST(checkpoint_failure_names_the_device_and_tries_the_rest)
 {
 	struct tloop *L = new_loop(CKPT_LOOP_POLL);
 	const ckpt_dev_spec specs[] = {
-	    {"test", 0, NULL},   {"test", 1, P("postsuspend=fail", "rc=-8")}, {"test", 2, NULL},
-	    {"tbatch", 0, NULL}, {"tbatch", 1, P("commit=fail", "rc=-1")},
+	        {"test", 0, NULL},   {"test", 1, P("postsuspend=fail", "rc=-8")}, {"test", 2, NULL},
+	        {"tbatch", 0, NULL}, {"tbatch", 1, P("commit=fail", "rc=-1")},
 	};
 	ckpt_devset *set = new_set(L, specs, 5);
 
@@ -380,5 +382,29 @@ TEST(device_fault_points_fail_cleanly)
 	ASSERT_OK(ckpt_fault_arm(ctx, "dev.teardown", 1, 0));
 	ASSERT_RC(ckpt_devset_teardown(set, NULL), CKPT_ERROR_FAULT);
 	ASSERT_EQ(ckpt_devset_state(set), CKPT_DEV_DOWN);
+	finish(L, set);
+}
+
+TEST(cleanup_tears_down_what_a_crashed_run_left)
+{
+	struct tloop *L = new_loop(CKPT_LOOP_POLL);
+	const ckpt_dev_spec specs[] = {{"test", 0, NULL}, {"tbatch", 1, NULL}};
+	ckpt_devset *set = new_set(L, specs, 2);
+	int inits = tkind_subkind_inits;
+
+	/* a fresh devset: every device's teardown runs as if it were up */
+	ASSERT_OK(ckpt_devset_cleanup(set, NULL));
+	for (size_t i = 0; i < 2; i++) {
+		ASSERT_EQ(tkind_stats(ckpt_devset_device(set, i))->teardowns, 1);
+		ASSERT_EQ(tkind_stats(ckpt_devset_device(set, i))->setups, 0);
+		ASSERT_EQ(ckpt_dev_state(ckpt_devset_device(set, i)), CKPT_DEV_DOWN);
+	}
+	ASSERT_EQ(tkind_subkind_inits, inits + 2);
+	ASSERT_EQ(tkind_subkind_cleanups, tkind_subkind_inits);
+	/* not while it is up */
+	ASSERT_OK(ckpt_devset_setup(set, NULL));
+	ASSERT_RC(ckpt_devset_cleanup(set, NULL), CKPT_ERROR_INVAL);
+	ASSERT_TRUE(tlog_contains(L, "the devset is ready, not new or down"));
+	ASSERT_OK(ckpt_devset_teardown(set, NULL));
 	finish(L, set);
 }

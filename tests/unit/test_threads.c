@@ -46,8 +46,8 @@ static void two_threads(enum ckpt_loop_kind loop)
 		if (i % 4 == 3)
 			ASSERT_OK(top_exec(tloop_ctx(t.L), argv, NULL, 5000, 0, NULL, &t.how[i]));
 		else
-			ASSERT_OK(
-			    top_timer(tloop_ctx(t.L), (unsigned)(i % 7) * 5, -i % 3, &t.how[i]));
+			ASSERT_OK(top_timer(tloop_ctx(t.L), (unsigned)(i % 7) * 5, -i % 3,
+			                    &t.how[i]));
 	}
 	/* a synchronous call from this thread while the other runs the loop */
 	t.sync_rc = top_exec(tloop_ctx(t.L), argv, NULL, 5000, 0, &t.exec_status, NULL);

@@ -10,29 +10,7 @@
 #include "../harness/test.h"
 #include "../harness/tloop.h"
 #include "../ops/top.h"
-#include "xsd.h"
-
-static struct xsd daemon_;
-
-static void stop_daemon(void)
-{
-	xsd_stop(&daemon_);
-}
-
-/* Start a private daemon for this test; it is stopped when the test
- * process exits, whether the test passed or not. */
-static void start_daemon(void)
-{
-	char stub[PATH_MAX];
-
-	if (access(XSD_DEFAULT_DAEMON, X_OK))
-		SKIP("%s is missing (Debian package xen-utils-4.17; run make deps)",
-		     XSD_DEFAULT_DAEMON);
-	snprintf(stub, sizeof(stub), "%s/libxsd_stub.so", test_bin_dir());
-	if (xsd_start(&daemon_, stub, NULL))
-		FAIL("cannot start xenstored (see above)");
-	atexit(stop_daemon);
-}
+#include "xsd_fixture.h"
 
 /* Run xenstore-write PATH VALUE from another process after delay_ms. */
 static pid_t write_later(unsigned delay_ms, const char *path, const char *value)
@@ -64,7 +42,7 @@ TEST_LOOPS(xswatch_fires_on_write_and_on_rm_of_a_child)
 	char *paths = NULL;
 	pid_t w1, w2;
 
-	start_daemon();
+	xsd_fixture_start();
 	L = tloop_new(loop);
 	ASSERT_OK(top_xs_write(tloop_ctx(L), "/test/dir/child", "1"));
 	/* the first event, a write below the path, then an rm of a child */
@@ -83,7 +61,7 @@ TEST_LOOPS(xswatch_fires_on_write_and_on_rm_of_a_child)
 	reap(w2, 0);
 	free(paths);
 	tloop_free(L);
-	xsd_stop(&daemon_);
+	xsd_fixture_stop();
 }
 
 TEST_LOOPS(xswait_times_out)
@@ -94,7 +72,7 @@ TEST_LOOPS(xswait_times_out)
 	char *value = NULL;
 	long long start;
 
-	start_daemon();
+	xsd_fixture_start();
 	L = tloop_new(loop);
 	ASSERT_OK(top_xs_write(tloop_ctx(L), "/test/state", "1"));
 	start = test_now_ms();
@@ -106,7 +84,7 @@ TEST_LOOPS(xswait_times_out)
 	ASSERT_TRUE(tlog_contains(L, "timed out after 150 ms waiting for /test/state"));
 	free(value);
 	tloop_free(L);
-	xsd_stop(&daemon_);
+	xsd_fixture_stop();
 }
 
 TEST_LOOPS(xswait_sees_another_process_write)
@@ -117,7 +95,7 @@ TEST_LOOPS(xswait_sees_another_process_write)
 	char *value = NULL;
 	pid_t w;
 
-	start_daemon();
+	xsd_fixture_start();
 	L = tloop_new(loop);
 	ASSERT_OK(top_xswait(tloop_ctx(L), "/test/ready", "yes", 10000, &value, &how));
 	w = write_later(100, "/test/ready", "no");
@@ -143,7 +121,7 @@ TEST_LOOPS(xswait_sees_another_process_write)
 	ASSERT_OK(top_xswait(tloop_ctx(L), "/test/ready", NULL, 10000, NULL, NULL));
 	reap(w, 0);
 	tloop_free(L);
-	xsd_stop(&daemon_);
+	xsd_fixture_stop();
 }
 
 TEST_LOOPS(xswait_abort_removes_the_watch)
@@ -152,7 +130,7 @@ TEST_LOOPS(xswait_abort_removes_the_watch)
 	struct tdone d = {0};
 	ckpt_async_how how = tdone_how(&d);
 
-	start_daemon();
+	xsd_fixture_start();
 	L = tloop_new(loop);
 	ASSERT_OK(top_xswait(tloop_ctx(L), "/test/never", "1", 60000, NULL, &how));
 	tloop_run_for(L, 50);
@@ -164,7 +142,7 @@ TEST_LOOPS(xswait_abort_removes_the_watch)
 	tloop_run_for(L, 50);
 	ASSERT_EQ(d.done, 1);
 	tloop_free(L);
-	xsd_stop(&daemon_);
+	xsd_fixture_stop();
 }
 
 TEST_LOOPS(daemon_killed_mid_wait_gives_an_error_callback)
@@ -175,12 +153,12 @@ TEST_LOOPS(daemon_killed_mid_wait_gives_an_error_callback)
 	char *value = NULL;
 	long long killed;
 
-	start_daemon();
+	xsd_fixture_start();
 	L = tloop_new(loop);
 	ASSERT_OK(top_xswait(tloop_ctx(L), "/test/never", "1", 60000, NULL, &how));
 	tloop_run_for(L, 50);
 	killed = test_now_ms();
-	xsd_kill(&daemon_);
+	xsd_fixture_kill();
 	ASSERT_TRUE(tloop_run_until(L, &d.done, 5000));
 	ASSERT_RC(d.rc, CKPT_ERROR_XENSTORE);
 	ASSERT_LT(d.at_ms - killed, 2000);
@@ -189,7 +167,7 @@ TEST_LOOPS(daemon_killed_mid_wait_gives_an_error_callback)
 	ASSERT_RC(top_xs_read(tloop_ctx(L), "/test/never", &value), CKPT_ERROR_XENSTORE);
 	ASSERT_TRUE(tlog_contains(L, "cannot connect to xenstore"));
 	tloop_free(L);
-	xsd_stop(&daemon_);
+	xsd_fixture_stop();
 }
 
 TEST(xs_reconnects_to_a_new_daemon)
@@ -197,22 +175,22 @@ TEST(xs_reconnects_to_a_new_daemon)
 	struct tloop *L;
 	char *value = NULL;
 
-	start_daemon();
+	xsd_fixture_start();
 	L = tloop_new(CKPT_LOOP_POLL);
 	ASSERT_OK(top_xs_write(tloop_ctx(L), "/test/a", "1"));
-	xsd_kill(&daemon_);
+	xsd_fixture_kill();
 	/* the loss is noticed through the liveness socket */
 	tloop_run_for(L, 100);
 	ASSERT_TRUE(tlog_contains(L, "xenstore connection lost"));
-	xsd_stop(&daemon_);
-	start_daemon();
+	xsd_fixture_stop();
+	xsd_fixture_start();
 	ASSERT_RC(top_xs_read(tloop_ctx(L), "/test/a", &value), CKPT_ERROR_NOTFOUND);
 	ASSERT_OK(top_xs_write(tloop_ctx(L), "/test/a", "2"));
 	ASSERT_OK(top_xs_read(tloop_ctx(L), "/test/a", &value));
 	ASSERT_STR_EQ(value, "2");
 	free(value);
 	tloop_free(L);
-	xsd_stop(&daemon_);
+	xsd_fixture_stop();
 }
 
 TEST(xs_fault_points_fail_cleanly)
@@ -220,7 +198,7 @@ TEST(xs_fault_points_fail_cleanly)
 	static const char *const points[] = {"xs.open", "xs.watch", "xs.read"};
 	struct tloop *L;
 
-	start_daemon();
+	xsd_fixture_start();
 	L = tloop_new(CKPT_LOOP_POLL);
 	for (size_t i = 0; i < sizeof(points) / sizeof(points[0]); i++) {
 		ckpt_fault_reset(tloop_ctx(L));
@@ -233,5 +211,5 @@ TEST(xs_fault_points_fail_cleanly)
 	ASSERT_RC(top_xs_write(tloop_ctx(L), "/test/x", "1"), CKPT_ERROR_NOMEM);
 	ASSERT_OK(top_xs_write(tloop_ctx(L), "/test/x", "1"));
 	tloop_free(L);
-	xsd_stop(&daemon_);
+	xsd_fixture_stop();
 }

@@ -1,0 +1,43 @@
+/*
+ * ckptdev/netbuf.h - what the NIC kind ("nic") offers beyond the generic
+ * device interface: the numbers of its output buffer.
+ *
+ * A NIC device takes these parameters (see docs/devices.md):
+ *   vif=NAME        the guest's backend interface (required)
+ *   script=PATH     the hotplug script (default: the installed
+ *                   remus-netbuf-setup)
+ *   timeout_ms=N    the script's timeout (default 10000)
+ *   limit=BYTES     the buffer's byte limit (default: the script's)
+ */
+#ifndef CKPTDEV_NETBUF_H
+#define CKPTDEV_NETBUF_H
+
+#include <stdint.h>
+
+#include "ckptdev/devices.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Counters of a NIC's plug qdisc, as the kernel keeps them: cumulative
+ * since setup, except the "held" pair, which is the queue right now. */
+typedef struct ckpt_nic_stats {
+	uint64_t packets_released, bytes_released;
+	uint64_t packets_held, bytes_held;
+	uint64_t drops;		/* refused: the buffer was full */
+} ckpt_nic_stats;
+
+/* Read them (a netlink round trip: not for the checkpoint path).
+ * Returns 0; CKPT_ERROR_INVAL if dev is not a READY nic; CKPT_ERROR_NOTSUP
+ * without network buffering; CKPT_ERROR_NETLINK (logged). */
+int ckpt_nic_get_stats(const ckpt_dev *dev, ckpt_nic_stats *out);
+
+/* The IFB buffering a READY nic's output, or NULL. */
+const char *ckpt_nic_ifb(const ckpt_dev *dev);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CKPTDEV_NETBUF_H */

@@ -1,0 +1,320 @@
+/*
+ * nic.c - "nic", the device kind that buffers a guest's network output.
+ *
+ * Parameters (see docs/devices.md and docs/script-protocol.md):
+ *   vif=NAME         the guest's backend interface (required)
+ *   script=PATH      the hotplug script (default: the installed
+ *                    remus-netbuf-setup)
+ *   timeout_ms=N     the script's timeout (default 10000)
+ *   limit=BYTES      the plug qdisc's byte limit (default: the script's)
+ *
+ * Setup:    clear the device's xenstore folder; run `SCRIPT setup` with
+ *           vifname, XENBUS_PATH (and NETBUF_LIMIT); on failure log its
+ *           hotplug-error line; on success read XENBUS_PATH/ifb, check the
+ *           name, and attach to the IFB's plug qdisc.
+ * Teardown: release everything the plug holds (RELEASE_INDEFINITE), run
+ *           `SCRIPT teardown`, remove the xenstore folder, detach.  Every
+ *           step is tried even if an earlier one failed.
+ * Checkpoints go to the backend as one batch for all NICs of the devset:
+ *           postsuspend = BUFFER, commit = RELEASE_ONE.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#ifndef CKPT_NETBUF_SCRIPT
+#define CKPT_NETBUF_SCRIPT "/usr/local/libexec/ckptdev/remus-netbuf-setup"
+#endif
+
+#define NIC_TIMEOUT_MS 10000
+#define NIC_NAME_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
+
+static void nic_script_cb(ao_egc *egc, ao_exec *x, int rc);
+
+/* An interface name we are willing to pass around: fits IFNAMSIZ, and
+ * only characters that need no quoting anywhere. */
+static bool good_ifname(const char *name)
+{
+	size_t len = strlen(name);
+
+	return len > 0 && len < 16 && strspn(name, NIC_NAME_CHARS) == len;
+}
+
+static int parse_ulong(ckpt_dev *dev, const char *key, unsigned long max, unsigned long *out)
+{
+	const char *v = ckpt_dev_param(dev, key);
+	char *end;
+
+	if (!v)
+		return 0;
+	errno = 0;
+	*out = strtoul(v, &end, 10);
+	if (errno || !v[0] || *end || *out == 0 || *out > max) {
+		DEV_LOG(dev, ERROR, "%s \"%s\": not a number in 1..%lu", key, v, max);
+		return CKPT_ERROR_INVAL;
+	}
+	return 0;
+}
+
+static int nic_validate(ckpt_dev *dev)
+{
+	const char *vif = ckpt_dev_param(dev, "vif");
+	const char *script = ckpt_dev_param(dev, "script");
+	unsigned long timeout = NIC_TIMEOUT_MS, limit = 0;
+	struct nb_nic *n;
+
+	if (!vif || !vif[0]) {
+		DEV_LOG(dev, ERROR, "needs a vif=NAME parameter (the guest's backend interface)");
+		return CKPT_ERROR_INVAL;
+	}
+	if (!good_ifname(vif)) {
+		DEV_LOG(dev, ERROR, "vif \"%s\": not an interface name (1-15 of A-Z a-z 0-9 . _ -)",
+		        vif);
+		return CKPT_ERROR_INVAL;
+	}
+	if (!script)
+		script = CKPT_NETBUF_SCRIPT;
+	if (script[0] != '/' || access(script, X_OK)) {
+		DEV_LOG(dev, ERROR,
+		        "hotplug script \"%s\": not an absolute path to an executable "
+		        "file",
+		        script);
+		return CKPT_ERROR_INVAL;
+	}
+	if (parse_ulong(dev, "timeout_ms", 3600000, &timeout) ||
+	    parse_ulong(dev, "limit", 1UL << 31, &limit))
+		return CKPT_ERROR_INVAL;
+
+	n = ao_calloc(1, sizeof(*n));
+	n->dev = dev;
+	n->vif = vif;
+	n->script = ao_strdup(script);
+	n->timeout_ms = (unsigned)timeout;
+	n->limit = limit;
+	n->xs_path =
+	        ao_sprintf("/libxl/%u/remus/netbuf/%d", ckpt_dev_domid(dev), ckpt_dev_devid(dev));
+	ao_exec_init(&n->x);
+	n->argv[0] = n->script;
+	n->env[0] = ao_sprintf("vifname=%s", vif);
+	n->env[1] = ao_sprintf("XENBUS_PATH=%s", n->xs_path);
+	if (limit)
+		n->env[2] = ao_sprintf("NETBUF_LIMIT=%lu", limit);
+	ckpt_dev_set_priv(dev, n);
+	return 0;
+}
+
+static void nic_dispose(ckpt_dev *dev)
+{
+	struct nb_nic *n = nb_nic_of(dev);
+
+	if (!n)
+		return;
+	free(n->script);
+	free(n->xs_path);
+	for (int i = 0; i < 3; i++)
+		free(n->env[i]);
+	free(n);
+	ckpt_dev_set_priv(dev, NULL);
+}
+
+static int nic_init_subkind(ckpt_devset *set, void **priv_out)
+{
+	return nb_backend_open(set->ctx, (struct nb_backend **)priv_out);
+}
+
+/* Remove path if it has no children left (someone else's nodes stay). */
+static void rm_if_empty(ckpt_ctx *ctx, const char *path)
+{
+	char **list = NULL;
+	unsigned n = 0;
+
+	if (ao_xs_directory(ctx, path, &list, &n) == 0 && n == 0)
+		ao_xs_rm(ctx, path);
+	free(list);
+}
+
+static void nic_cleanup_subkind(ckpt_devset *set, void *priv)
+{
+	char *netbuf = ao_sprintf("/libxl/%u/remus/netbuf", set->domid);
+	char *remus = ao_sprintf("/libxl/%u/remus", set->domid);
+
+	/* the device folders are gone; their parents go too if empty (the
+	 * domain's own /libxl/<domid> is the toolstack's) */
+	if (set->ctx->xsh) {
+		rm_if_empty(set->ctx, netbuf);
+		rm_if_empty(set->ctx, remus);
+	}
+	free(netbuf);
+	free(remus);
+	nb_backend_close(priv);
+}
+
+static void run_script(ckpt_dev *dev, bool setup)
+{
+	struct nb_nic *n = nb_nic_of(dev);
+	ao_egc *egc = ao_egc_current(ckpt_dev_ctx(dev));
+	int rc;
+
+	n->setting_up = setup;
+	n->argv[1] = setup ? "setup" : "teardown";
+	n->x.ao = dev_ao(dev);
+	n->x.what = "remus-netbuf-setup";
+	n->x.argv = n->argv;
+	n->x.env = n->env;
+	n->x.timeout_ms = n->timeout_ms;
+	n->x.callback = nic_script_cb;
+	rc = ao_exec_start(egc, &n->x);
+	if (rc)
+		ckpt_dev_done(dev, rc);
+}
+
+static void nic_setup(ckpt_dev *dev)
+{
+	struct nb_nic *n = nb_nic_of(dev);
+	int rc;
+
+	/* whatever a crashed run left must not be read back as ours */
+	rc = ao_xs_rm(ckpt_dev_ctx(dev), n->xs_path);
+	if (rc) {
+		ckpt_dev_done(dev, rc);
+		return;
+	}
+	DEV_LOG(dev, DEBUG, "buffering the output of %s", n->vif);
+	run_script(dev, true);
+}
+
+/* The script failed: say what it said went wrong. */
+static void log_hotplug_error(ckpt_dev *dev, const char *cmd)
+{
+	struct nb_nic *n = nb_nic_of(dev);
+	char *path = ao_sprintf("%s/hotplug-error", n->xs_path);
+	char *msg = NULL;
+
+	if (ao_xs_read(ckpt_dev_ctx(dev), path, &msg) == 0 && msg[0])
+		DEV_LOG(dev, ERROR, "remus-netbuf-setup %s for %s failed: %s", cmd, n->vif, msg);
+	else
+		DEV_LOG(dev, ERROR, "remus-netbuf-setup %s for %s failed (it left no %s)", cmd,
+		        n->vif, path);
+	free(msg);
+	free(path);
+}
+
+/* After a successful setup script: find and check the IFB it made. */
+static int attach_ifb(ckpt_dev *dev)
+{
+	struct nb_nic *n = nb_nic_of(dev);
+	char *path = ao_sprintf("%s/ifb", n->xs_path);
+	char *ifb = NULL;
+	int rc;
+
+	rc = ao_xs_read(ckpt_dev_ctx(dev), path, &ifb);
+	if (rc == CKPT_ERROR_NOTFOUND)
+		DEV_LOG(dev, ERROR, "remus-netbuf-setup succeeded but wrote no %s", path);
+	if (rc)
+		goto out;
+	if (!good_ifname(ifb)) {
+		DEV_LOG(dev, ERROR, "%s holds \"%s\", which is not an interface name", path, ifb);
+		rc = CKPT_ERROR_SCRIPT;
+		goto out;
+	}
+	snprintf(n->ifb, sizeof(n->ifb), "%s", ifb);
+	rc = nb_plug_attach(ckpt_dev_subkind(dev), dev, n->ifb, &n->plug);
+	if (!rc)
+		DEV_LOG(dev, DEBUG, "%s is buffered through %s", n->vif, n->ifb);
+out:
+	free(ifb);
+	free(path);
+	return rc;
+}
+
+static void nic_script_cb(ao_egc *egc, ao_exec *x, int rc)
+{
+	struct nb_nic *n = CONTAINER_OF(x, struct nb_nic, x);
+	ckpt_dev *dev = n->dev;
+	int r;
+
+	(void)egc;
+	if (n->setting_up) {
+		if (rc == CKPT_ERROR_SCRIPT)
+			log_hotplug_error(dev, "setup");
+		if (!rc)
+			rc = attach_ifb(dev);
+		ckpt_dev_done(dev, rc);
+		return;
+	}
+	/* teardown: the rest is cleaned whatever the script said */
+	if (rc == CKPT_ERROR_SCRIPT)
+		log_hotplug_error(dev, "teardown");
+	if (n->release_rc)
+		rc = n->release_rc;
+	r = ao_xs_rm(ckpt_dev_ctx(dev), n->xs_path);
+	if (!rc)
+		rc = r;
+	nb_plug_detach(ckpt_dev_subkind(dev), n->plug);
+	n->plug = NULL;
+	ckpt_dev_done(dev, rc);
+}
+
+static void nic_teardown(ckpt_dev *dev)
+{
+	struct nb_nic *n = nb_nic_of(dev);
+
+	/* first let out everything held: a graceful teardown drops nothing */
+	n->release_rc = 0;
+	if (n->plug)
+		nb_plug_request(ckpt_dev_subkind(dev), &dev, 1, NB_RELEASE_INDEFINITE,
+		                &n->release_rc);
+	run_script(dev, false);
+}
+
+static int nic_postsuspend_all(ckpt_dev *const *devs, size_t n, int *rcs)
+{
+	return nb_plug_request(ckpt_dev_subkind(devs[0]), devs, n, NB_BUFFER, rcs);
+}
+
+static int nic_commit_all(ckpt_dev *const *devs, size_t n, int *rcs)
+{
+	return nb_plug_request(ckpt_dev_subkind(devs[0]), devs, n, NB_RELEASE_ONE, rcs);
+}
+
+const ckpt_dev_kind dev_nic_kind = {
+        .name = "nic",
+        .validate = nic_validate,
+        .dispose = nic_dispose,
+        .init_subkind = nic_init_subkind,
+        .cleanup_subkind = nic_cleanup_subkind,
+        .setup = nic_setup,
+        .teardown = nic_teardown,
+        .postsuspend_all = nic_postsuspend_all,
+        .commit_all = nic_commit_all,
+};
+
+int ckpt_nic_get_stats(const ckpt_dev *dev, ckpt_nic_stats *out)
+{
+	ckpt_ctx *ctx;
+	int rc;
+
+	if (!dev || !out)
+		return CKPT_ERROR_INVAL;
+	ctx = ckpt_dev_ctx(dev);
+	ao_ctx_lock(ctx);
+	if (dev->kind != &dev_nic_kind || dev->state != CKPT_DEV_READY || !nb_nic_of(dev)->plug) {
+		LOG(ctx, ERROR, "ckpt_nic_get_stats: domain %u: %s is not a ready nic",
+		    ckpt_dev_domid(dev), dev->name);
+		rc = CKPT_ERROR_INVAL;
+	} else {
+		rc = nb_plug_stats(ckpt_dev_subkind(dev), nb_nic_of(dev)->plug, out);
+	}
+	ao_ctx_unlock(ctx);
+	return rc;
+}
+
+const char *ckpt_nic_ifb(const ckpt_dev *dev)
+{
+	if (!dev || dev->kind != &dev_nic_kind || dev->state != CKPT_DEV_READY)
+		return NULL;
+	return nb_nic_of(dev)->ifb;
+}

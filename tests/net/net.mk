@@ -1,0 +1,21 @@
+# tests/net/net.mk - the "net" tier, on this host's kernel:
+#   - scripts/remus-netbuf-setup inside network namespaces, against a
+#     private xenstored (tests/net/run-net-tests);
+#   - the NIC kind end to end where the kernel has no sch_plug
+#     (nic-tests nic_noplug_*: a clear failure that leaves nothing).
+# Included by the top Makefile, which defines BUILD and the test rules.
+#
+#   make check-net                      as run by `make check`: a skip fails
+#   make check-net NET_TEST_FLAGS=      a skip (not root, ...) exits 4
+
+NET_TEST_FLAGS ?= --no-skip
+
+.PHONY: check-net
+check-net: deps $(BUILD)/tests/libxsd_stub.so $(BUILD)/tests/nic-tests
+	BUILD=$(BUILD) tests/net/run-net-tests $(NET_TEST_FLAGS)
+	@if $(HAVE_PLUG); then \
+		echo "this kernel has sch_plug: the no-plug NIC checks do not apply"; \
+		$(BUILD)/tests/nic-tests nic_noplug; \
+	else \
+		$(BUILD)/tests/nic-tests $(NET_TEST_FLAGS) nic_noplug; \
+	fi

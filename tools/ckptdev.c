@@ -1,0 +1,477 @@
+/*
+ * ckptdev - the sample driver: protect one domain's devices and run a
+ * Remus-style checkpoint loop on a libev loop, printing what each epoch
+ * held back and let out.
+ *
+ *   ckptdev run --domid N [--nic VIF]... [--disk TARGET]... [options]
+ *   ckptdev teardown --domid N [--nic VIF]... [--disk TARGET]...
+ *
+ * Each epoch: suspend the guest (--pause-pid: SIGSTOP a process standing
+ * in for it; --suspend-cmd: e.g. "xl pause 3"), postsuspend, a simulated
+ * transfer (--transfer-ms), preresume, resume the guest, a simulated wait
+ * for the backup's acknowledgement (--ack-ms), commit.  SIGINT or SIGTERM
+ * ends the loop with a graceful teardown: every held packet is released.
+ * `teardown` removes what a crashed run left (IFBs, qdiscs, xenstore).
+ *
+ * Only the public API is used: this file is also an example of embedding
+ * ckptdev in a libev program.
+ */
+#include <errno.h>
+#include <ev.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <xentoollog.h>
+
+#include "ckptdev.h"
+
+#define MAX_DEVS 64
+
+struct opts {
+	unsigned domid;
+	bool have_domid;
+	const char *nics[MAX_DEVS], *disks[MAX_DEVS];
+	int n_nics, n_disks;
+	unsigned interval_ms, count, transfer_ms, ack_ms, timeout_ms;
+	unsigned long limit;
+	pid_t pause_pid;
+	const char *suspend_cmd, *resume_cmd, *script;
+	bool verbose;
+};
+
+/* Per-step latencies, in microseconds. */
+struct lat {
+	double min, max, sum;
+	unsigned n;
+};
+
+struct driver {
+	struct opts o;
+	struct ev_loop *loop;
+	ckpt_ctx *ctx;
+	ckpt_devset *set;
+	ckpt_async_how setup_how, teardown_how;
+	ev_timer tick;
+	ev_signal sigint, sigterm;
+	unsigned epoch;
+	bool setting_up, stopping;
+	int rc;
+	struct lat lat[3];
+	uint64_t released_before[MAX_DEVS];
+	uint64_t max_held, drops;
+	/* params storage */
+	char params[2 * MAX_DEVS][4][300];
+	const char *param_ptrs[2 * MAX_DEVS][5];
+	ckpt_dev_spec specs[2 * MAX_DEVS];
+};
+
+static const char *const step_names[3] = {"postsuspend", "preresume", "commit"};
+
+static double now_us(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
+}
+
+static void lat_add(struct lat *l, double us)
+{
+	if (!l->n || us < l->min)
+		l->min = us;
+	if (us > l->max)
+		l->max = us;
+	l->sum += us;
+	l->n++;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: ckptdev run --domid N [--nic VIF]... [--disk TARGET]... [options]\n"
+	        "       ckptdev teardown --domid N [--nic VIF]... [--disk TARGET]...\n"
+	        "options:\n"
+	        "  --interval MS      time from one checkpoint to the next (default 100)\n"
+	        "  --count K          stop after K checkpoints (default: until SIGINT/SIGTERM)\n"
+	        "  --transfer-ms MS   simulated checkpoint transfer while suspended (default 5)\n"
+	        "  --ack-ms MS        simulated wait for the backup's ack (default 2)\n"
+	        "  --pause-pid PID    SIGSTOP/SIGCONT this process as the guest\n"
+	        "  --suspend-cmd CMD  run CMD to suspend the guest (e.g. \"xl pause 3\")\n"
+	        "  --resume-cmd CMD   run CMD to resume it\n"
+	        "  --script PATH      the NIC hotplug script\n"
+	        "  --limit BYTES      each NIC buffer's byte limit\n"
+	        "  --timeout MS       hotplug script timeout\n"
+	        "  --verbose          log everything the library says\n");
+}
+
+static unsigned parse_uint(const char *what, const char *s)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || !*s || *end || v > 0x7fffffffUL) {
+		fprintf(stderr, "ckptdev: %s \"%s\": not a number\n", what, s);
+		exit(2);
+	}
+	return (unsigned)v;
+}
+
+static void parse(struct opts *o, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	        {"domid", required_argument, NULL, 'd'},
+	        {"nic", required_argument, NULL, 'n'},
+	        {"disk", required_argument, NULL, 'k'},
+	        {"interval", required_argument, NULL, 'i'},
+	        {"count", required_argument, NULL, 'c'},
+	        {"transfer-ms", required_argument, NULL, 't'},
+	        {"ack-ms", required_argument, NULL, 'a'},
+	        {"pause-pid", required_argument, NULL, 'p'},
+	        {"suspend-cmd", required_argument, NULL, 'S'},
+	        {"resume-cmd", required_argument, NULL, 'R'},
+	        {"script", required_argument, NULL, 's'},
+	        {"limit", required_argument, NULL, 'l'},
+	        {"timeout", required_argument, NULL, 'T'},
+	        {"verbose", no_argument, NULL, 'v'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
+	};
+	int c;
+
+	o->interval_ms = 100;
+	o->transfer_ms = 5;
+	o->ack_ms = 2;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			o->domid = parse_uint("--domid", optarg);
+			o->have_domid = true;
+			break;
+		case 'n':
+		case 'k':
+			if ((c == 'n' ? o->n_nics : o->n_disks) == MAX_DEVS) {
+				fprintf(stderr, "ckptdev: at most %d of each device\n", MAX_DEVS);
+				exit(2);
+			}
+			if (c == 'n')
+				o->nics[o->n_nics++] = optarg;
+			else
+				o->disks[o->n_disks++] = optarg;
+			break;
+		case 'i':
+			o->interval_ms = parse_uint("--interval", optarg);
+			break;
+		case 'c':
+			o->count = parse_uint("--count", optarg);
+			break;
+		case 't':
+			o->transfer_ms = parse_uint("--transfer-ms", optarg);
+			break;
+		case 'a':
+			o->ack_ms = parse_uint("--ack-ms", optarg);
+			break;
+		case 'p':
+			o->pause_pid = (pid_t)parse_uint("--pause-pid", optarg);
+			break;
+		case 'S':
+			o->suspend_cmd = optarg;
+			break;
+		case 'R':
+			o->resume_cmd = optarg;
+			break;
+		case 's':
+			o->script = optarg;
+			break;
+		case 'l':
+			o->limit = parse_uint("--limit", optarg);
+			break;
+		case 'T':
+			o->timeout_ms = parse_uint("--timeout", optarg);
+			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			exit(2);
+		}
+	}
+	if (!o->have_domid || (!o->n_nics && !o->n_disks)) {
+		fprintf(stderr, "ckptdev: --domid and at least one --nic or --disk are needed\n");
+		usage(stderr);
+		exit(2);
+	}
+	if (o->interval_ms == 0) {
+		fprintf(stderr, "ckptdev: --interval must be at least 1 ms\n");
+		exit(2);
+	}
+}
+
+/* Build the device specs from the options. */
+static size_t make_specs(struct driver *d)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < d->o.n_nics + d->o.n_disks; i++, n++) {
+		bool nic = i < d->o.n_nics;
+		int k = 0;
+
+		if (nic) {
+			snprintf(d->params[n][k++], 300, "vif=%s", d->o.nics[i]);
+			if (d->o.script)
+				snprintf(d->params[n][k++], 300, "script=%s", d->o.script);
+			if (d->o.limit)
+				snprintf(d->params[n][k++], 300, "limit=%lu", d->o.limit);
+		} else {
+			snprintf(d->params[n][k++], 300, "target=%s", d->o.disks[i - d->o.n_nics]);
+		}
+		if (d->o.timeout_ms)
+			snprintf(d->params[n][k++], 300, "timeout_ms=%u", d->o.timeout_ms);
+		for (int j = 0; j < k; j++)
+			d->param_ptrs[n][j] = d->params[n][j];
+		d->param_ptrs[n][k] = NULL;
+		d->specs[n].kind = nic ? "nic" : "disk";
+		d->specs[n].devid = nic ? i : i - d->o.n_nics;
+		d->specs[n].params = d->param_ptrs[n];
+	}
+	return n;
+}
+
+static void guest(struct driver *d, bool run)
+{
+	const char *cmd = run ? d->o.resume_cmd : d->o.suspend_cmd;
+
+	if (d->o.pause_pid)
+		kill(d->o.pause_pid, run ? SIGCONT : SIGSTOP);
+	if (cmd && system(cmd) != 0)
+		fprintf(stderr, "ckptdev: \"%s\" failed\n", cmd);
+}
+
+/* Print what each NIC's buffer did in this epoch. */
+static void report_epoch(struct driver *d, const double us[3])
+{
+	char line[1024];
+	int len;
+
+	len = snprintf(line, sizeof(line),
+	               "epoch %4u: postsuspend %6.0f us  preresume %4.0f us"
+	               "  commit %6.0f us",
+	               d->epoch, us[0], us[1], us[2]);
+	for (size_t i = 0; i < ckpt_devset_count(d->set); i++) {
+		ckpt_dev *dev = ckpt_devset_device(d->set, i);
+		ckpt_nic_stats st;
+
+		if (strcmp(ckpt_dev_kind_name(dev), "nic") || ckpt_nic_get_stats(dev, &st))
+			continue;
+		len += snprintf(line + len, sizeof(line) - (size_t)len,
+		                " | %s: released %4" PRIu64 " held %4" PRIu64 " dropped %" PRIu64,
+		                d->o.nics[ckpt_dev_devid(dev)],
+		                st.packets_released - d->released_before[i], st.packets_held,
+		                st.drops);
+		d->released_before[i] = st.packets_released;
+		if (st.packets_held > d->max_held)
+			d->max_held = st.packets_held;
+		d->drops = st.drops;
+		if ((size_t)len >= sizeof(line))
+			break;
+	}
+	printf("%s\n", line);
+	fflush(stdout);
+}
+
+static void teardown_done(ckpt_ctx *ctx, int rc, void *user);
+
+static void stop(struct driver *d)
+{
+	int rc;
+
+	if (d->stopping)
+		return;
+	d->stopping = true;
+	if (d->setting_up) {
+		ckpt_ao_abort(d->ctx, &d->setup_how); /* setup_done follows */
+		return;
+	}
+	ev_timer_stop(d->loop, &d->tick);
+	printf("tearing down (held packets are released)\n");
+	rc = ckpt_devset_teardown(d->set, &d->teardown_how);
+	if (rc)
+		teardown_done(d->ctx, rc, d);
+}
+
+/* One checkpoint. */
+static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct driver *d = w->data;
+	int (*const steps[3])(ckpt_devset *) = {ckpt_devset_postsuspend, ckpt_devset_preresume,
+	                                        ckpt_devset_commit};
+	double us[3];
+	int rc = 0;
+
+	(void)loop;
+	(void)revents;
+	d->epoch++;
+	for (int s = 0; s < 3; s++) {
+		double t0;
+		if (s == 0)
+			guest(d, false);
+		if (s == 1)
+			usleep(d->o.transfer_ms * 1000);
+		if (s == 2) {
+			guest(d, true);
+			usleep(d->o.ack_ms * 1000);
+		}
+		t0 = now_us();
+		rc = steps[s](d->set);
+		us[s] = now_us() - t0;
+		lat_add(&d->lat[s], us[s]);
+		if (rc) {
+			fprintf(stderr, "ckptdev: epoch %u: %s failed: %s\n", d->epoch,
+			        step_names[s], ckpt_strerror(rc));
+			d->rc = rc;
+		}
+	}
+	if (rc)
+		guest(d, true);
+	report_epoch(d, us);
+	if (rc || (d->o.count && d->epoch >= d->o.count))
+		stop(d);
+}
+
+static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	printf("signal %d\n", w->signum);
+	stop(w->data);
+}
+
+static void setup_done(ckpt_ctx *ctx, int rc, void *user)
+{
+	struct driver *d = user;
+
+	(void)ctx;
+	d->setting_up = false;
+	if (rc) {
+		fprintf(stderr, "ckptdev: setup failed: %s (see the messages above)\n",
+		        ckpt_strerror(rc));
+		d->rc = rc;
+		ev_break(d->loop, EVBREAK_ALL);
+		return;
+	}
+	printf("domain %u: %zu device(s) protected; checkpoint every %u ms\n", d->o.domid,
+	       ckpt_devset_count(d->set), d->o.interval_ms);
+	for (size_t i = 0; i < ckpt_devset_count(d->set); i++) {
+		ckpt_dev *dev = ckpt_devset_device(d->set, i);
+		if (ckpt_nic_ifb(dev))
+			printf("  %s buffered through %s\n", d->o.nics[ckpt_dev_devid(dev)],
+			       ckpt_nic_ifb(dev));
+	}
+	fflush(stdout);
+	if (d->stopping) { /* a signal came while setting up, too late to abort */
+		d->stopping = false;
+		stop(d);
+		return;
+	}
+	ev_timer_start(d->loop, &d->tick);
+}
+
+static void teardown_done(ckpt_ctx *ctx, int rc, void *user)
+{
+	struct driver *d = user;
+
+	(void)ctx;
+	if (rc) {
+		fprintf(stderr, "ckptdev: teardown failed: %s\n", ckpt_strerror(rc));
+		if (!d->rc)
+			d->rc = rc;
+	}
+	ev_break(d->loop, EVBREAK_ALL);
+}
+
+static void summary(const struct driver *d)
+{
+	printf("%u checkpoint(s); most packets held at once %" PRIu64 "; dropped %" PRIu64 "\n",
+	       d->epoch, d->max_held, d->drops);
+	for (int s = 0; s < 3 && d->lat[s].n; s++)
+		printf("  %-11s min %7.1f us  avg %7.1f us  max %7.1f us\n", step_names[s],
+		       d->lat[s].min, d->lat[s].sum / d->lat[s].n, d->lat[s].max);
+}
+
+static int run(struct driver *d, bool teardown_only)
+{
+	xentoollog_logger_stdiostream *lg;
+	ckpt_ctx_opts copts = {0};
+	size_t n = make_specs(d);
+	int rc;
+
+	lg = xtl_createlogger_stdiostream(stderr, d->o.verbose ? XTL_DEBUG : XTL_WARN, 0);
+	copts.logger = (xentoollog_logger *)lg;
+	d->loop = EV_DEFAULT;
+	copts.ev_loop = d->loop;
+	rc = ckpt_ctx_new(&d->ctx, &copts);
+	if (!rc)
+		rc = ckpt_devset_new(d->ctx, d->o.domid, d->specs, n, &d->set);
+	if (rc)
+		goto out;
+
+	if (teardown_only) {
+		rc = ckpt_devset_cleanup(d->set, NULL);
+		printf("domain %u: cleanup %s\n", d->o.domid, rc ? ckpt_strerror(rc) : "done");
+		goto out;
+	}
+
+	d->setup_how = (ckpt_async_how){.callback = setup_done, .user = d};
+	d->teardown_how = (ckpt_async_how){.callback = teardown_done, .user = d};
+	ev_timer_init(&d->tick, tick_cb, d->o.interval_ms / 1000.0, d->o.interval_ms / 1000.0);
+	d->tick.data = d;
+	ev_signal_init(&d->sigint, signal_cb, SIGINT);
+	ev_signal_init(&d->sigterm, signal_cb, SIGTERM);
+	d->sigint.data = d->sigterm.data = d;
+	ev_signal_start(d->loop, &d->sigint);
+	ev_signal_start(d->loop, &d->sigterm);
+
+	d->setting_up = true;
+	rc = ckpt_devset_setup(d->set, &d->setup_how);
+	if (!rc) {
+		ev_run(d->loop, 0);
+		rc = d->rc;
+		summary(d);
+	}
+	ev_signal_stop(d->loop, &d->sigint);
+	ev_signal_stop(d->loop, &d->sigterm);
+out:
+	if (d->set && ckpt_devset_free(d->set))
+		rc = rc ? rc : CKPT_ERROR_BUSY;
+	ckpt_ctx_free(d->ctx);
+	xtl_logger_destroy((xentoollog_logger *)lg);
+	return rc ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct driver d;
+	const char *cmd = argc > 1 ? argv[1] : "";
+
+	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "run") && strcmp(cmd, "teardown")) {
+		usage(stderr);
+		return 2;
+	}
+	parse(&d.o, argc - 1, argv + 1);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	return run(&d, !strcmp(cmd, "teardown"));
+}
