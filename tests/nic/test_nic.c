@@ -241,3 +241,46 @@ TEST_T(nic_plug_epochs_release_exactly_what_was_committed, 240)
 	guestnet_dispose(&g);
 	xsd_fixture_stop();
 }
+
+TEST_T(nic_plug_netlink_faults_fail_cleanly, 240)
+{
+	struct guestnet g;
+	struct tloop *L;
+	ckpt_devset *set;
+	ckpt_ctx *ctx;
+
+	need_plug(true);
+	xsd_fixture_start();
+	guestnet_setup(&g);
+	L = tloop_new(CKPT_LOOP_POLL);
+	ctx = tloop_ctx(L);
+	set = nic_set(L);
+
+	/* attaching to the IFB fails: the rollback removes what the script made */
+	ASSERT_OK(ckpt_fault_arm(ctx, "nl.attach", 1, 0));
+	ASSERT_RC(ckpt_devset_setup(set, NULL), CKPT_ERROR_FAULT);
+	assert_nothing_left(L);
+
+	/* a failed barrier or release is reported, names the device, and the
+	 * next checkpoint works again */
+	ASSERT_OK(ckpt_devset_setup(set, NULL));
+	ASSERT_OK(ckpt_fault_arm(ctx, "nl.buffer", 1, 0));
+	ASSERT_RC(ckpt_devset_postsuspend(set), CKPT_ERROR_FAULT);
+	ASSERT_TRUE(tlog_contains(L, "domain 9: nic 0: postsuspend failed: injected fault"));
+	ASSERT_OK(ckpt_devset_preresume(set));
+	ASSERT_OK(ckpt_fault_arm(ctx, "nl.release", 1, 0));
+	ASSERT_RC(ckpt_devset_commit(set), CKPT_ERROR_FAULT);
+	ASSERT_OK(ckpt_devset_postsuspend(set));
+	ASSERT_OK(ckpt_devset_preresume(set));
+	ASSERT_OK(ckpt_devset_commit(set));
+
+	/* the release at teardown fails: the rest of the teardown still runs */
+	guestnet_send(&g, 2);
+	ASSERT_OK(ckpt_fault_arm(ctx, "nl.release", 1, 0));
+	ASSERT_RC(ckpt_devset_teardown(set, NULL), CKPT_ERROR_FAULT);
+	assert_nothing_left(L);
+	ASSERT_OK(ckpt_devset_free(set));
+	tloop_free(L);
+	guestnet_dispose(&g);
+	xsd_fixture_stop();
+}

@@ -213,3 +213,59 @@ TEST(xs_fault_points_fail_cleanly)
 	tloop_free(L);
 	xsd_fixture_stop();
 }
+
+/* A short xenstore life: write, wait for the value, read it back. */
+static int xs_life(struct tloop *L)
+{
+	struct tdone d = {0};
+	ckpt_async_how how = tdone_how(&d);
+	char *v = NULL;
+	int rc, first = 0;
+
+	if ((rc = top_xs_write(tloop_ctx(L), "/test/sweep", "1")))
+		first = rc;
+	ASSERT_OK(top_xswait(tloop_ctx(L), "/test/sweep", "1", 5000, NULL, &how));
+	ASSERT_TRUE(tloop_run_until(L, &d.done, 10000));
+	if (d.rc && !first)
+		first = d.rc;
+	if ((rc = top_xs_read(tloop_ctx(L), "/test/sweep", &v)) && !first)
+		first = rc;
+	free(v);
+	tloop_run_for(L, 5);
+	ASSERT_EQ(d.done, 1);
+	return first;
+}
+
+TEST(every_xs_fault_point_fails_cleanly)
+{
+	const char *const *names;
+	size_t npoints;
+
+	xsd_fixture_start();
+	names = ckpt_fault_list(&npoints);
+	for (size_t p = 0; p < npoints; p++) {
+		struct tloop *L;
+		unsigned passes = 0;
+
+		if (strncmp(names[p], "xs.", 3))
+			continue;
+		L = tloop_new(CKPT_LOOP_POLL);
+		ckpt_fault_count(tloop_ctx(L), true);
+		ASSERT_OK(xs_life(L));
+		ASSERT_OK(ckpt_fault_passes(tloop_ctx(L), names[p], &passes));
+		tloop_free(L);
+		if (!passes)
+			FAIL("fault point %s is never passed in the xenstore life", names[p]);
+		for (unsigned nth = 1; nth <= passes; nth++) {
+			int fds = test_fd_count();
+
+			L = tloop_new(CKPT_LOOP_LIBEV);
+			ASSERT_OK(ckpt_fault_arm(tloop_ctx(L), names[p], nth, 0));
+			ASSERT_RC(xs_life(L), CKPT_ERROR_FAULT);
+			tloop_free(L);
+			ASSERT_EQ(test_fd_count(), fds);
+		}
+		printf("%-10s %u pass(es), each failed cleanly\n", names[p], passes);
+	}
+	xsd_fixture_stop();
+}
