@@ -25,7 +25,7 @@ extern "C" {
 typedef struct ckpt_nic_stats {
 	uint64_t packets_released, bytes_released;
 	uint64_t packets_held, bytes_held;
-	uint64_t drops;		/* refused: the buffer was full */
+	uint64_t drops; /* refused: the buffer was full */
 } ckpt_nic_stats;
 
 /* Read them (a netlink round trip: not for the checkpoint path).

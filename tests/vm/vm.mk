@@ -1,0 +1,18 @@
+# tests/vm/vm.mk - the "vm" tier: tests that need a kernel with sch_plug,
+# run inside Debian's kernel under qemu by tests/vm/run-in-vm.
+# Included by the top-level Makefile, which defines BUILD, CC, CPPFLAGS,
+# CFLAGS and LDFLAGS. Variables of this fragment start with VM_.
+
+VM_NL_CFLAGS := $(shell pkg-config --cflags libnl-route-3.0)
+VM_NL_LIBS := $(shell pkg-config --libs libnl-route-3.0)
+VM_SMOKE := $(BUILD)/tests/vm/plug_smoke
+VM_SMOKE_SRC := tests/vm/plug_smoke.c tests/vm/plug_bench.c tests/vm/tap.c
+
+$(VM_SMOKE): $(VM_SMOKE_SRC) tests/vm/plug_bench.h tests/vm/tap.h tests/vm/vm.mk
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(VM_NL_CFLAGS) -o $@ $(VM_SMOKE_SRC) $(LDFLAGS) $(VM_NL_LIBS)
+
+.PHONY: check-vm
+check-vm: $(VM_SMOKE) $(BUILD)/tests/nic-tests
+	tests/vm/run-in-vm -- $(VM_SMOKE)
+	tests/vm/run-in-vm -- $(abspath $(BUILD))/tests/nic-tests --no-skip nic_plug
