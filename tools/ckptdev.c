@@ -417,14 +417,10 @@ static int run(struct driver *d, bool teardown_only)
 
 	lg = xtl_createlogger_stdiostream(stderr, d->o.verbose ? XTL_DEBUG : XTL_WARN, 0);
 	copts.logger = (xentoollog_logger *)lg;
-	/* A loop of our own, not libev's default one: the default loop reaps
-	 * every child that reports with SIGCHLD (waitpid(-1)), and on some
-	 * kernels (seen in a Xen dom0) the library's script children do. */
-	d->loop = ev_loop_new(EVFLAG_AUTO);
-	if (!d->loop) {
-		fprintf(stderr, "ckptdev: cannot create an event loop\n");
-		return 1;
-	}
+	/* libev's default loop, as most libev programs have: it reaps every
+	 * child that reports with SIGCHLD, which the library's children never
+	 * do (they are supervisors that do not exec; see src/ao/child.c) */
+	d->loop = EV_DEFAULT;
 	copts.ev_loop = d->loop;
 	rc = ckpt_ctx_new(&d->ctx, &copts);
 	if (!rc)
@@ -461,7 +457,6 @@ out:
 	if (d->set && ckpt_devset_free(d->set))
 		rc = rc ? rc : CKPT_ERROR_BUSY;
 	ckpt_ctx_free(d->ctx);
-	ev_loop_destroy(d->loop);
 	xtl_logger_destroy((xentoollog_logger *)lg);
 	return rc ? 1 : 0;
 }

@@ -1,22 +1,36 @@
 /*
  * child.c - starting child processes and watching them exit.
  *
- * Children are made with clone3(CLONE_PIDFD) and an exit signal of 0:
+ * The library's child is a small supervisor, made with clone3(CLONE_PIDFD)
+ * and an exit signal of 0, that forks the program and passes on how it
+ * ended:
+ *
+ *   library --clone3, exit signal 0--> supervisor --fork+exec--> program
+ *     ^ waitid(P_PIDFD)                  | waits for it, then exits the same
+ *     +---- same exit status or signal --+ way (exit N, or killed by S)
+ *
  *   - the pidfd comes with the child, so there is no window in which the
  *     pid could be reaped and reused before we watch it;
- *   - with no SIGCHLD, the child is invisible to the application's own
- *     wait(-1) / waitpid(-1) calls, and the library waits only on its own
- *     pidfds (waitid(P_PIDFD)), so neither side can reap the other's.
+ *   - a child that calls exec reports its exit with SIGCHLD again, and
+ *     becomes visible to the application's waitpid(-1) (libev's default
+ *     loop does that on every SIGCHLD); the supervisor never execs, so it
+ *     stays invisible to them, and the program is its child, not ours:
+ *     neither side can reap the other's children.
  * Where clone3 is unavailable (ENOSYS, e.g. under valgrind) fork() and
- * pidfd_open() are used instead; the library still reaps only its own.
+ * pidfd_open() are used instead; the library still waits only for its own
+ * pid, but a waitpid(-1) elsewhere could then take it first (the status is
+ * then reported as lost).
  * Where pidfd_open is unavailable too (kernels before 5.3, valgrind 3.19)
  * the child is polled with waitpid(pid, WNOHANG) on a timer, every
  * CHILD_POLL_MS: slower to notice an exit, but still only our own pid.
  *
- * Each child leads a new process group (set on both sides of the fork), so
- * whatever it starts can be signalled with it.  Exec failures come back
- * through a close-on-exec pipe, so the caller hears "cannot execute" at
- * once rather than as an exit status.
+ * The supervisor leads a new process group (set on both sides of the
+ * fork), which the program and whatever it starts join, so all of them can
+ * be signalled at once.  The supervisor ignores the polite signals (TERM,
+ * INT, HUP, QUIT) so that it outlives its program and reports its end;
+ * SIGKILL to the group ends both.  Exec failures come back through a
+ * close-on-exec pipe, so the caller hears "cannot execute" at once rather
+ * than as an exit status.
  */
 #include <assert.h>
 #include <errno.h>
@@ -27,6 +41,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -105,17 +120,38 @@ static void move_fd(int from, int to)
 }
 
 /* In the child: only async-signal-safe calls from here on. */
-static _Noreturn void child_exec(const struct ao_spawn *sp, int devnull, int status_fd,
-                                 int fake_errno)
+static void set_handler(int sig, void (*handler)(int))
 {
-	struct sigaction dfl;
-	sigset_t none;
-	int e;
+	struct sigaction sa;
 
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handler;
+	sigaction(sig, &sa, NULL);
+}
+
+static _Noreturn void report_errno(int status_fd, int e)
+{
+	if (write(status_fd, &e, sizeof(e)) < 0)
+		_exit(127);
+	_exit(127);
+}
+
+/*
+ * The supervisor, in the child: only async-signal-safe calls from here on
+ * (the parent may have other threads, whose locks were copied mid-use), so
+ * raw system calls rather than fork() and getpid() from libc.
+ */
+static _Noreturn void supervise(const struct ao_spawn *sp, int devnull, int status_fd,
+                                int fake_errno)
+{
+	static const int polite[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT};
+	struct rlimit no_core = {0, 0};
+	sigset_t none;
+	pid_t pid;
+	int status;
+
 	for (int sig = 1; sig < NSIG; sig++)
-		sigaction(sig, &dfl, NULL);
+		set_handler(sig, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	setpgid(0, 0);
@@ -123,15 +159,29 @@ static _Noreturn void child_exec(const struct ao_spawn *sp, int devnull, int sta
 	move_fd(sp->stdout_fd >= 0 ? sp->stdout_fd : devnull, 1);
 	move_fd(sp->stderr_fd >= 0 ? sp->stderr_fd : devnull, 2);
 	syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
-	if (fake_errno) {
-		e = fake_errno;
-	} else {
+
+	pid = (pid_t)syscall(SYS_clone, (unsigned long)SIGCHLD, 0UL, 0UL, 0UL, 0UL);
+	if (pid < 0)
+		report_errno(status_fd, errno);
+	if (pid == 0) {
+		if (fake_errno)
+			report_errno(status_fd, fake_errno);
 		execve(sp->path, sp->argv, sp->envp);
-		e = errno;
+		report_errno(status_fd, errno);
 	}
-	if (write(status_fd, &e, sizeof(e)) < 0)
-		e = 0;
-	_exit(127);
+	close(status_fd); /* the parent reads EOF once the program runs */
+	for (size_t i = 0; i < ARRAY_SIZE(polite); i++)
+		set_handler(polite[i], SIG_IGN);
+	while (wait4(pid, &status, 0, NULL) < 0)
+		if (errno != EINTR)
+			_exit(127);
+	if (WIFSIGNALED(status)) {
+		/* end the same way, without a core of our own */
+		setrlimit(RLIMIT_CORE, &no_core);
+		set_handler(WTERMSIG(status), SIG_DFL);
+		kill((pid_t)syscall(SYS_getpid), WTERMSIG(status));
+	}
+	_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 127);
 }
 
 /* Kill the child's whole group and wait for the child (it dies at once). */
@@ -183,7 +233,7 @@ int ao_child_spawn(ckpt_ctx *ctx, ao_child *ch, ao_child_cb *func, const struct 
 
 	pid = clone_with_pidfd(&pidfd);
 	if (pid == 0)
-		child_exec(sp, devnull, status_pipe[1], fake_errno);
+		supervise(sp, devnull, status_pipe[1], fake_errno);
 	if (pid < 0) {
 		LOGE(ctx, ERROR, "%s: cannot start a child process", what);
 		rc = CKPT_ERROR_SYSTEM;
