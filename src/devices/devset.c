@@ -2,6 +2,7 @@
  * devset.c - making, inspecting and freeing devsets; device states.
  */
 #include <assert.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -283,6 +284,22 @@ const char *ckpt_dev_param(const ckpt_dev *dev, const char *key)
 		if (!strncmp(dev->params[i], key, klen) && dev->params[i][klen] == '=')
 			return dev->params[i] + klen + 1;
 	return NULL;
+}
+
+int dev_param_ulong(ckpt_dev *dev, const char *key, unsigned long max, unsigned long *out)
+{
+	const char *v = ckpt_dev_param(dev, key);
+	char *end;
+
+	if (!v)
+		return 0;
+	errno = 0;
+	*out = strtoul(v, &end, 10);
+	if (errno || !v[0] || *end || *out == 0 || *out > max) {
+		DEV_LOG(dev, ERROR, "%s \"%s\": not a number in 1..%lu", key, v, max);
+		return CKPT_ERROR_INVAL;
+	}
+	return 0;
 }
 
 void *ckpt_dev_priv(const ckpt_dev *dev)

@@ -7,7 +7,6 @@
  * teardown (so abort and timeouts come for free), and checkpoint steps
  * that must be quick: here they only count.
  */
-#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,10 +34,8 @@ static int disk_validate(ckpt_dev *dev)
 {
 	const char *target = ckpt_dev_param(dev, "target");
 	const char *script = ckpt_dev_param(dev, "script");
-	const char *timeout = ckpt_dev_param(dev, "timeout_ms");
 	struct disk *d;
 	unsigned long ms = DISK_TIMEOUT_MS;
-	char *end;
 
 	if (!target || !target[0]) {
 		DEV_LOG(dev, ERROR, "needs a target=PATH-OR-NAME parameter");
@@ -54,15 +51,8 @@ static int disk_validate(ckpt_dev *dev)
 		        script);
 		return CKPT_ERROR_INVAL;
 	}
-	if (timeout) {
-		errno = 0;
-		ms = strtoul(timeout, &end, 10);
-		if (errno || *end || !timeout[0] || ms == 0 || ms > 3600000) {
-			DEV_LOG(dev, ERROR, "timeout_ms \"%s\": not a number of ms in 1..3600000",
-			        timeout);
-			return CKPT_ERROR_INVAL;
-		}
-	}
+	if (dev_param_ulong(dev, "timeout_ms", 3600000, &ms))
+		return CKPT_ERROR_INVAL;
 	d = ao_calloc(1, sizeof(*d));
 	d->dev = dev;
 	d->timeout_ms = (unsigned)ms;

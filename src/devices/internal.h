@@ -90,6 +90,9 @@ HIDDEN extern const ckpt_dev_kind dev_disk_kind;
 HIDDEN extern const ckpt_dev_kind dev_nic_kind;
 
 HIDDEN void dev_set_state(ckpt_dev *dev, enum ckpt_dev_state to);
+/* The numeric parameter key, if given, in 1..max (else logged, INVAL);
+ * *out is left alone when the parameter is absent. */
+HIDDEN int dev_param_ulong(ckpt_dev *dev, const char *key, unsigned long max, unsigned long *out);
 /* The ao of the operation the device is part of (NULL in teardown, which
  * is not abortable). */
 HIDDEN ao *dev_ao(const ckpt_dev *dev);

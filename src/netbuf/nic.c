@@ -43,22 +43,6 @@ static bool good_ifname(const char *name)
 	return len > 0 && len < 16 && strspn(name, NIC_NAME_CHARS) == len;
 }
 
-static int parse_ulong(ckpt_dev *dev, const char *key, unsigned long max, unsigned long *out)
-{
-	const char *v = ckpt_dev_param(dev, key);
-	char *end;
-
-	if (!v)
-		return 0;
-	errno = 0;
-	*out = strtoul(v, &end, 10);
-	if (errno || !v[0] || *end || *out == 0 || *out > max) {
-		DEV_LOG(dev, ERROR, "%s \"%s\": not a number in 1..%lu", key, v, max);
-		return CKPT_ERROR_INVAL;
-	}
-	return 0;
-}
-
 static int nic_validate(ckpt_dev *dev)
 {
 	const char *vif = ckpt_dev_param(dev, "vif");
@@ -84,8 +68,8 @@ static int nic_validate(ckpt_dev *dev)
 		        script);
 		return CKPT_ERROR_INVAL;
 	}
-	if (parse_ulong(dev, "timeout_ms", 3600000, &timeout) ||
-	    parse_ulong(dev, "limit", 1UL << 31, &limit))
+	if (dev_param_ulong(dev, "timeout_ms", 3600000, &timeout) ||
+	    dev_param_ulong(dev, "limit", 1UL << 31, &limit))
 		return CKPT_ERROR_INVAL;
 
 	n = ao_calloc(1, sizeof(*n));

@@ -75,6 +75,26 @@ static ckpt_devset *nic_set(struct tloop *L)
 	return set;
 }
 
+/* Each test's bench: a private xenstored, a pretend guest, a ctx with
+ * the given loop and a devset of one NIC on the guest's vif. */
+static void nic_begin(bool plug, enum ckpt_loop_kind loop, struct guestnet *g, struct tloop **L,
+                      ckpt_devset **set)
+{
+	need_plug(plug);
+	xsd_fixture_start();
+	guestnet_setup(g);
+	*L = tloop_new(loop);
+	*set = nic_set(*L);
+}
+
+static void nic_end(struct guestnet *g, struct tloop *L, ckpt_devset *set)
+{
+	ASSERT_OK(ckpt_devset_free(set));
+	tloop_free(L);
+	guestnet_dispose(g);
+	xsd_fixture_stop();
+}
+
 /* Nothing of the buffer is left: no IFB, no clsact on the vif, no
  * xenstore folder. */
 static void assert_nothing_left(struct tloop *L)
@@ -94,11 +114,7 @@ TEST_T(nic_noplug_setup_fails_clearly_and_leaves_nothing, 60)
 	struct tloop *L;
 	ckpt_devset *set;
 
-	need_plug(false);
-	xsd_fixture_start();
-	guestnet_setup(&g);
-	L = tloop_new(CKPT_LOOP_POLL);
-	set = nic_set(L);
+	nic_begin(false, CKPT_LOOP_POLL, &g, &L, &set);
 	ASSERT_RC(ckpt_devset_setup(set, NULL), CKPT_ERROR_SCRIPT);
 	ASSERT_TRUE(tlog_contains(L, "remus-netbuf-setup setup for " GUESTNET_VIF " failed:"));
 	ASSERT_TRUE(tlog_contains(L, "CONFIG_NET_SCH_PLUG"));
@@ -108,10 +124,7 @@ TEST_T(nic_noplug_setup_fails_clearly_and_leaves_nothing, 60)
 	/* and the guest's traffic flows as before */
 	guestnet_send(&g, 3);
 	ASSERT_EQ(guestnet_receive(&g, 3, WAIT_MS), 3);
-	ASSERT_OK(ckpt_devset_free(set));
-	tloop_free(L);
-	guestnet_dispose(&g);
-	xsd_fixture_stop();
+	nic_end(&g, L, set);
 }
 
 TEST_T(nic_noplug_rejects_an_ifb_whose_root_qdisc_is_not_plug, 60)
@@ -120,22 +133,15 @@ TEST_T(nic_noplug_rejects_an_ifb_whose_root_qdisc_is_not_plug, 60)
 	struct tloop *L;
 	ckpt_devset *set;
 
-	need_plug(false);
-	xsd_fixture_start();
-	guestnet_setup(&g);
 	/* the script's test-only knob: a bfifo where the plug would be */
 	setenv("NETBUF_QDISC", "bfifo", 1);
-	L = tloop_new(CKPT_LOOP_LIBEV);
-	set = nic_set(L);
+	nic_begin(false, CKPT_LOOP_LIBEV, &g, &L, &set);
 	ASSERT_RC(ckpt_devset_setup(set, NULL), CKPT_ERROR_NOTSUP);
 	ASSERT_TRUE(tlog_contains(L, "has bfifo as its root qdisc, not plug"));
 	/* the rollback ran the script's teardown */
 	assert_nothing_left(L);
 	unsetenv("NETBUF_QDISC");
-	ASSERT_OK(ckpt_devset_free(set));
-	tloop_free(L);
-	guestnet_dispose(&g);
-	xsd_fixture_stop();
+	nic_end(&g, L, set);
 }
 
 TEST_T(nic_noplug_netlink_fault_fails_before_the_script, 60)
@@ -144,20 +150,13 @@ TEST_T(nic_noplug_netlink_fault_fails_before_the_script, 60)
 	struct tloop *L;
 	ckpt_devset *set;
 
-	need_plug(false);
-	xsd_fixture_start();
-	guestnet_setup(&g);
-	L = tloop_new(CKPT_LOOP_HOOKS);
-	set = nic_set(L);
+	nic_begin(false, CKPT_LOOP_HOOKS, &g, &L, &set);
 	ASSERT_OK(ckpt_fault_arm(tloop_ctx(L), "nl.connect", 1, 0));
 	ASSERT_RC(ckpt_devset_setup(set, NULL), CKPT_ERROR_FAULT);
 	ASSERT_TRUE(tlog_contains(L, "cannot open a netlink socket"));
 	ASSERT_TRUE(!tlog_contains(L, "remus-netbuf-setup["));
 	assert_nothing_left(L);
-	ASSERT_OK(ckpt_devset_free(set));
-	tloop_free(L);
-	guestnet_dispose(&g);
-	xsd_fixture_stop();
+	nic_end(&g, L, set);
 }
 
 /* Receive what the plug lets out now: exactly `want`, then nothing. */
@@ -179,11 +178,7 @@ TEST_T(nic_plug_epochs_release_exactly_what_was_committed, 240)
 	ckpt_nic_stats st;
 	char buf[128];
 
-	need_plug(true);
-	xsd_fixture_start();
-	guestnet_setup(&g);
-	L = tloop_new(CKPT_LOOP_LIBEV);
-	set = nic_set(L);
+	nic_begin(true, CKPT_LOOP_LIBEV, &g, &L, &set);
 	ASSERT_OK(ckpt_devset_setup(set, NULL));
 	ASSERT_TRUE(strncmp(guestnet_sh_out(buf, sizeof(buf), "xenstore-read " XS_FOLDER "/ifb"),
 	                    "ifb", 3) == 0);
@@ -236,10 +231,7 @@ TEST_T(nic_plug_epochs_release_exactly_what_was_committed, 240)
 	for (int i = 0; i < g.ngot; i++)
 		ASSERT_EQ(g.got[i], (uint32_t)i + 1);
 	assert_nothing_left(L);
-	ASSERT_OK(ckpt_devset_free(set));
-	tloop_free(L);
-	guestnet_dispose(&g);
-	xsd_fixture_stop();
+	nic_end(&g, L, set);
 }
 
 TEST_T(nic_plug_netlink_faults_fail_cleanly, 240)
@@ -249,12 +241,8 @@ TEST_T(nic_plug_netlink_faults_fail_cleanly, 240)
 	ckpt_devset *set;
 	ckpt_ctx *ctx;
 
-	need_plug(true);
-	xsd_fixture_start();
-	guestnet_setup(&g);
-	L = tloop_new(CKPT_LOOP_POLL);
+	nic_begin(true, CKPT_LOOP_POLL, &g, &L, &set);
 	ctx = tloop_ctx(L);
-	set = nic_set(L);
 
 	/* attaching to the IFB fails: the rollback removes what the script made */
 	ASSERT_OK(ckpt_fault_arm(ctx, "nl.attach", 1, 0));
@@ -279,8 +267,5 @@ TEST_T(nic_plug_netlink_faults_fail_cleanly, 240)
 	ASSERT_OK(ckpt_fault_arm(ctx, "nl.release", 1, 0));
 	ASSERT_RC(ckpt_devset_teardown(set, NULL), CKPT_ERROR_FAULT);
 	assert_nothing_left(L);
-	ASSERT_OK(ckpt_devset_free(set));
-	tloop_free(L);
-	guestnet_dispose(&g);
-	xsd_fixture_stop();
+	nic_end(&g, L, set);
 }

@@ -35,24 +35,26 @@ static ckpt_devset *new_set(struct tloop *L, const ckpt_dev_spec *specs, size_t 
 	return set;
 }
 
-static int run_setup(struct tloop *L, ckpt_devset *set)
+/* Start op asynchronously, run the loop until it completes, its rc. */
+static int run_async(struct tloop *L, ckpt_devset *set,
+                     int (*op)(ckpt_devset *, const ckpt_async_how *))
 {
 	struct tdone d = {0};
 	ckpt_async_how how = tdone_how(&d);
 
-	ASSERT_OK(ckpt_devset_setup(set, &how));
+	ASSERT_OK(op(set, &how));
 	ASSERT_TRUE(tloop_run_until(L, &d.done, 10000));
 	return d.rc;
 }
 
+static int run_setup(struct tloop *L, ckpt_devset *set)
+{
+	return run_async(L, set, ckpt_devset_setup);
+}
+
 static int run_teardown(struct tloop *L, ckpt_devset *set)
 {
-	struct tdone d = {0};
-	ckpt_async_how how = tdone_how(&d);
-
-	ASSERT_OK(ckpt_devset_teardown(set, &how));
-	ASSERT_TRUE(tloop_run_until(L, &d.done, 10000));
-	return d.rc;
+	return run_async(L, set, ckpt_devset_teardown);
 }
 
 static void finish(struct tloop *L, ckpt_devset *set)
