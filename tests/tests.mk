@@ -75,3 +75,12 @@ check-tools: deps all
 	BUILD=$(BUILD) tests/tools/run-tool-tests
 
 .PHONY: check-tools
+
+# The fault sweeps on their own (they are also part of check-unit and
+# check-xs; the nl.* points are injected by the NIC tests in check-net and
+# check-vm).
+check-fault: deps $(T)/unit-tests $(T)/xs-tests
+	$(T)/unit-tests --no-skip every_fault
+	$(T)/xs-tests --no-skip every_xs
+
+.PHONY: check-fault
