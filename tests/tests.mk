@@ -84,3 +84,14 @@ check-fault: deps $(T)/unit-tests $(T)/xs-tests
 	$(T)/xs-tests --no-skip every_xs
 
 .PHONY: check-fault
+
+# Benchmarks (bench/): ratios against a baseline measured in the same
+# run.  Not part of make check: timings are not assertions.
+$(BUILD)/bench/bench: bench/bench.c tests/ops/top.c $(STLIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ bench/bench.c tests/ops/top.c $(TEST_LIBS)
+
+bench: $(BUILD)/bench/bench
+	$(BUILD)/bench/bench
+
+.PHONY: bench
