@@ -53,6 +53,7 @@ struct nb_backend {
 	unsigned char *recvbuf;          /* NB_RECV_SPACE */
 	size_t sent_index[NB_BATCH_MAX]; /* batch position -> device index */
 	bool acked[NB_BATCH_MAX];
+	bool stale; /* a batch ended without all its acks */
 };
 
 static const char *const action_names[] = {
@@ -94,6 +95,7 @@ static void drain(struct nb_backend *be)
 {
 	while (recv(be->fd, be->recvbuf, NB_RECV_SPACE, MSG_DONTWAIT) > 0)
 		;
+	be->stale = false;
 }
 
 int nb_backend_open(ckpt_ctx *ctx, struct nb_backend **be_out)
@@ -374,10 +376,12 @@ static void send_batch(struct nb_backend *be, ckpt_dev *const *devs, size_t from
 		LOGE(be->ctx, ERROR, "sending %zu plug %s request(s)", n, action_names[action]);
 		for (size_t k = 0; k < n; k++)
 			rcs[be->sent_index[k]] = CKPT_ERROR_NETLINK;
+		be->stale = true; /* some of the batch may have run */
 		return;
 	}
 	if (read_acks(be, first_seq, n, devs, action, rcs) == 0)
 		return;
+	be->stale = true; /* late acks may still come: drop them before the next batch */
 	for (size_t k = 0; k < n; k++) {
 		if (be->acked[k])
 			continue;
@@ -397,7 +401,8 @@ int nb_plug_request(struct nb_backend *be, ckpt_dev *const *devs, size_t n, enum
 
 	for (size_t i = 0; i < n; i++)
 		rcs[i] = ao_fault(be->ctx, fp);
-	drain(be);
+	if (be->stale)
+		drain(be);
 	for (size_t from = 0; from < n; from += NB_BATCH_MAX)
 		send_batch(be, devs, from, from + NB_BATCH_MAX < n ? from + NB_BATCH_MAX : n,
 		           action, rcs);
