@@ -87,6 +87,29 @@ int top_timer(ckpt_ctx *ctx, unsigned ms, int rc, const ckpt_async_how *how)
 	return r;
 }
 
+int top_timer_moved(ckpt_ctx *ctx, unsigned first_ms, unsigned moved_ms, const ckpt_async_how *how)
+{
+	struct top_timer_op *op = ao_calloc(1, sizeof(*op));
+	ao_egc egc;
+	ao *ao;
+	int r;
+
+	ao_egc_enter(&egc, ctx);
+	ao = ao_create(&egc, how);
+	r = top_timer_start(&egc, op, ao, first_ms, 0);
+	if (!r) {
+		r = ao_time_modify_abs(ctx, &op->timer, ao_ts_add_ms(ao_now(), moved_ms));
+		if (r)
+			top_timer_end(&egc, op, r);
+	} else {
+		free(op);
+		ao_complete(&egc, ao, r);
+	}
+	r = ao_inprogress(&egc, ao);
+	ao_egc_leave(&egc);
+	return r;
+}
+
 int top_immediate(ckpt_ctx *ctx, int rc, const ckpt_async_how *how)
 {
 	ao_egc egc;
@@ -228,6 +251,14 @@ static void top_fd_cb(ao_egc *egc, ao_fd *ev, int fd, short events, short revent
 	top_fd_end(egc, op, 0);
 }
 
+static void top_fd_any_cb(ao_egc *egc, ao_fd *ev, int fd, short events, short revents)
+{
+	(void)fd;
+	(void)events;
+	(void)revents;
+	top_fd_end(egc, CONTAINER_OF(ev, struct top_fd_op, fd), 0);
+}
+
 static void top_fd_timer_cb(ao_egc *egc, ao_time *ev)
 {
 	top_fd_end(egc, CONTAINER_OF(ev, struct top_fd_op, timer), CKPT_ERROR_TIMEDOUT);
@@ -260,6 +291,35 @@ int top_fd_read(ckpt_ctx *ctx, int fd, unsigned timeout_ms, char *byte_out,
 		r = ao_fd_register(ctx, &op->fd, top_fd_cb, fd, POLLIN);
 	if (!r)
 		r = ao_time_register_rel(ctx, &op->timer, top_fd_timer_cb, timeout_ms);
+	if (r)
+		top_fd_end(&egc, op, r);
+	r = ao_inprogress(&egc, ao);
+	ao_egc_leave(&egc);
+	return r;
+}
+
+int top_fd_modified(ckpt_ctx *ctx, int fd, unsigned timeout_ms, const ckpt_async_how *how)
+{
+	struct top_fd_op *op = ao_calloc(1, sizeof(*op));
+	ao_egc egc;
+	ao *ao;
+	int r;
+
+	ao_egc_enter(&egc, ctx);
+	ao = ao_create(&egc, how);
+	op->ao = ao;
+	ao_fd_init(&op->fd);
+	ao_time_init(&op->timer);
+	ao_abortable_init(&op->abrt);
+	op->abrt.ao = ao;
+	op->abrt.callback = top_fd_abort_cb;
+	r = ao_abortable_register(&op->abrt);
+	if (!r)
+		r = ao_fd_register(ctx, &op->fd, top_fd_any_cb, fd, POLLIN);
+	if (!r)
+		r = ao_time_register_rel(ctx, &op->timer, top_fd_timer_cb, timeout_ms);
+	if (!r)
+		r = ao_fd_modify(ctx, &op->fd, POLLOUT);
 	if (r)
 		top_fd_end(&egc, op, r);
 	r = ao_inprogress(&egc, ao);

@@ -12,6 +12,14 @@
 /* Complete after ms, with rc.  Abortable. */
 int top_timer(ckpt_ctx *ctx, unsigned ms, int rc, const ckpt_async_how *how);
 
+/* A timer registered for first_ms, then moved (ao_time_modify_abs) to
+ * moved_ms from now; completes with 0 when it fires. */
+int top_timer_moved(ckpt_ctx *ctx, unsigned first_ms, unsigned moved_ms, const ckpt_async_how *how);
+
+/* Watch fd for POLLIN, then change the watch (ao_fd_modify) to POLLOUT;
+ * completes with 0 when fd is writable, TIMEDOUT after timeout_ms. */
+int top_fd_modified(ckpt_ctx *ctx, int fd, unsigned timeout_ms, const ckpt_async_how *how);
+
 /* Complete inside the initiator, with rc. */
 int top_immediate(ckpt_ctx *ctx, int rc, const ckpt_async_how *how);
 

@@ -211,6 +211,36 @@ TEST_LOOPS(fd_event_reaches_its_watcher)
 	tloop_free(L);
 }
 
+TEST_LOOPS(timer_and_fd_watches_can_be_modified)
+{
+	struct tloop *L = tloop_new(loop);
+	struct tdone t = {0}, f = {0}, idle = {0};
+	ckpt_async_how th = tdone_how(&t), fh = tdone_how(&f), ih = tdone_how(&idle);
+	long long start = test_now_ms();
+	int p[2];
+
+	/* a timer for 60 s, moved to 40 ms: fires at the new deadline */
+	ASSERT_OK(top_timer_moved(tloop_ctx(L), 60000, 40, &th));
+	ASSERT_TRUE(tloop_run_until(L, &t.done, 5000));
+	ASSERT_OK(t.rc);
+	ASSERT_GE(t.at_ms - start, 39);
+	ASSERT_LT(t.at_ms - start, 5000);
+
+	/* a pipe's write end never reads as readable, but is writable: the
+	 * watch fires only because it was changed to POLLOUT */
+	ASSERT_OK(pipe(p));
+	ASSERT_OK(top_fd_modified(tloop_ctx(L), p[1], 5000, &fh));
+	ASSERT_TRUE(tloop_run_until(L, &f.done, 2000));
+	ASSERT_OK(f.rc);
+	/* the same without the change would wait for POLLIN forever */
+	ASSERT_OK(top_fd_read(tloop_ctx(L), p[1], 50, (char[1]){0}, &ih));
+	ASSERT_TRUE(tloop_run_until(L, &idle.done, 2000));
+	ASSERT_RC(idle.rc, CKPT_ERROR_TIMEDOUT);
+	close(p[0]);
+	close(p[1]);
+	tloop_free(L);
+}
+
 TEST_LOOPS(join_reports_the_first_error_once)
 {
 	struct tloop *L = tloop_new(loop);
