@@ -261,6 +261,7 @@ static void guest(struct driver *d, bool run)
 static void report_epoch(struct driver *d, const double us[3])
 {
 	char line[1024];
+	uint64_t drops = 0;
 	int len;
 
 	len = snprintf(line, sizeof(line),
@@ -273,18 +274,19 @@ static void report_epoch(struct driver *d, const double us[3])
 
 		if (strcmp(ckpt_dev_kind_name(dev), "nic") || ckpt_nic_get_stats(dev, &st))
 			continue;
-		len += snprintf(line + len, sizeof(line) - (size_t)len,
-		                " | %s: released %4" PRIu64 " held %4" PRIu64 " dropped %" PRIu64,
-		                d->o.nics[ckpt_dev_devid(dev)],
-		                st.packets_released - d->released_before[i], st.packets_held,
-		                st.drops);
+		if ((size_t)len < sizeof(line))
+			len += snprintf(line + len, sizeof(line) - (size_t)len,
+			                " | %s: released %4" PRIu64 " held %4" PRIu64
+			                " dropped %" PRIu64,
+			                d->o.nics[ckpt_dev_devid(dev)],
+			                st.packets_released - d->released_before[i],
+			                st.packets_held, st.drops);
 		d->released_before[i] = st.packets_released;
 		if (st.packets_held > d->max_held)
 			d->max_held = st.packets_held;
-		d->drops = st.drops;
-		if ((size_t)len >= sizeof(line))
-			break;
+		drops += st.drops; /* cumulative per NIC: their sum is the total */
 	}
+	d->drops = drops;
 	printf("%s\n", line);
 	fflush(stdout);
 }
