@@ -11,17 +11,32 @@
  *   normally has one.
  *
  * THREADS
- *   Every public function may be called from any thread.  Each takes the
- *   context's lock; the application's callbacks (completions) are called
- *   with that lock released, so a callback may call into the library again,
- *   including starting a synchronous operation.  The event-loop hooks of the
- *   CKPT_LOOP_HOOKS binding are the exception: they are called WITH the lock
- *   held and must not call into the library.
- *   With CKPT_LOOP_LIBEV, libev's own rule applies: the loop and its
- *   watchers belong to the thread that runs ev_run().  Call ckptdev from
- *   that thread (from any callback, or before/after ev_run); a program that
- *   wants other threads to start operations uses CKPT_LOOP_HOOKS or
- *   CKPT_LOOP_POLL.
+ *   The library is thread-safe: each entry point takes the context's lock
+ *   (the checkpoint steps of devices.h take only their devset's lock).
+ *   The application's callbacks (completions) are called with every lock
+ *   released, so a callback may call into the library again, including
+ *   starting a synchronous operation or freeing the context.
+ *   Who may call what, by binding:
+ *     CKPT_LOOP_HOOKS, CKPT_LOOP_POLL: every function, from any thread.
+ *       Completion callbacks run on a thread that is inside the library
+ *       for the loop: one running ckpt_osevent_occurred_* or
+ *       ckpt_osevent_afterpoll, or one waiting in a synchronous call.
+ *     CKPT_LOOP_LIBEV: libev's loop and its watchers belong to the thread
+ *       that runs ev_run().  Start, abort and drive operations from that
+ *       thread (from any callback, or before/after ev_run).  From ANY
+ *       thread: ckpt_dev_done() (a kind reporting), the checkpoint steps
+ *       (ckpt_devset_postsuspend/preresume/commit) and the read-only
+ *       getters.  Completion callbacks run on the loop's thread.
+ *   A report from a thread that is not inside the library (ckpt_dev_done
+ *   from a kind's worker, say) never runs the rest of the operation or any
+ *   callback on the reporting thread: the library hands it to the loop,
+ *   waking it, and returns at once without waiting for the context's lock.
+ *   The event-loop hooks of CKPT_LOOP_HOOKS are called WITH the lock held
+ *   and must not call into the library; they may be called from any
+ *   thread that calls into it.
+ *   A synchronous call (how == NULL) cannot be made from inside the
+ *   library on the same thread (from a kind's op or a hook): it returns
+ *   CKPT_ERROR_INVAL and starts nothing.
  *
  * ERRORS
  *   Functions that can fail return int: 0 on success or a negative
@@ -95,8 +110,15 @@ enum ckpt_loop_kind {
  * timeout_register: call ckpt_osevent_occurred_timeout(for_ckpt) once when
  *   CLOCK_MONOTONIC reaches `abs`.  A timeout fires at most once; after the
  *   report its registration is gone (no deregister follows).
- * timeout_modify: move the deadline to `abs`.
- * timeout_deregister: cancel a timeout that has not been reported.
+ * timeout_modify: optional and not called: the library moves a deadline
+ *   by deregistering the timeout and registering a new one (a new
+ *   for_ckpt), so that a report of the old deadline already on its way is
+ *   recognised as stale.
+ * timeout_deregister: cancel a timeout that has not been reported (the
+ *   application may have fired it and not reported it yet: the late
+ *   report is then ignored).
+ * Each registration has a for_ckpt of its own, never reused in the
+ * context's life; a report of a registration that is gone is ignored.
  *
  * The hooks are called with the context's lock held: they must not call
  * into the library.  They may be called from any thread that calls into it.
@@ -137,8 +159,10 @@ int ckpt_ctx_new(ckpt_ctx **ctx_out, const ckpt_ctx_opts *opts);
 /*
  * Destroy a context.  NULL is accepted (returns 0).
  * Returns CKPT_ERROR_BUSY, logs how many operations are still running and
- * destroys nothing if any operation has not completed: abort them (and let
- * their callbacks run) first.
+ * destroys nothing if any operation has not completed or its callback has
+ * not yet been called: abort them (and let their callbacks run) first.
+ * It may be called from a completion callback: from the last one due it
+ * succeeds (the library touches the context no more once it returns).
  */
 int ckpt_ctx_free(ckpt_ctx *ctx);
 
@@ -150,13 +174,16 @@ int ckpt_ctx_free(ckpt_ctx *ctx);
  *   how != NULL: the function returns 0 once the operation is under way, and
  *     how->callback(ctx, rc, how->user) is called exactly once, later, from
  *     the event loop (never from inside the starting call, even if the
- *     operation ends at once).  A negative return means nothing was started
- *     and no callback will come.  *how is copied; the pointer itself names
- *     the operation for ckpt_ao_abort(), so keep it unique while it runs.
+ *     operation ends at once; see THREADS for which thread).  A negative
+ *     return means nothing was started and no callback will come.  *how is
+ *     copied; the pointer itself names the operation for ckpt_ao_abort(),
+ *     so keep it unique while it runs.  how->callback must not be NULL
+ *     (CKPT_ERROR_INVAL).
  *   how == NULL: the function runs the operation to its end before it
- *     returns, driving the library's events itself, and returns its rc.
- *     Callbacks of other operations that end meanwhile are called from
- *     inside that call.
+ *     returns, driving the library's events itself (whatever the binding;
+ *     reports from other threads wake it), and returns its rc.  Callbacks
+ *     of other operations that end meanwhile are called from inside that
+ *     call.
  */
 typedef void ckpt_callback(ckpt_ctx *ctx, int rc, void *user);
 
@@ -167,13 +194,16 @@ typedef struct ckpt_async_how {
 
 /*
  * Ask the running operation started with `how` to end promptly.  Its work
- * is cleaned up (children killed and reaped, watches removed, timers
+ * is cleaned up (children stopped and reaped, watches removed, timers
  * cancelled) and its callback is called with CKPT_ERROR_ABORTED, unless it
  * had already finished with another rc.  Work that can stop at once does,
- * so the callback may run before ckpt_ao_abort() returns; a child process
- * is killed and the callback follows when it has been reaped.
- * Returns 0, or CKPT_ERROR_NOTFOUND if no running operation has that how
- * (it has ended, or its callback is pending).
+ * so the callback may run before ckpt_ao_abort() returns; a script is
+ * stopped (SIGTERM to its process group, SIGKILL after a grace) and the
+ * callback follows when it has been reaped.
+ * Returns 0; CKPT_ERROR_NOTFOUND if no running operation has that how (it
+ * has ended, or its callback is pending); CKPT_ERROR_NOTSUP (logged) if
+ * the operation cannot be aborted: a teardown or cleanup is the cleanup
+ * and runs to its end, its callback comes as usual.
  */
 int ckpt_ao_abort(ckpt_ctx *ctx, const ckpt_async_how *how);
 

@@ -29,11 +29,15 @@
  * step; the step's error names the device, and the device's last rc says
  * which ones failed (ckpt_dev_last_rc).
  *
+ * The checkpoint steps take only the devset's own lock: they never wait
+ * for another devset's setup or teardown, and may be called from any
+ * thread, whatever the loop binding.
+ *
  * Devices of a devset are set up in parallel, and torn down in parallel;
  * each operation completes once, with the first error (later ones are
- * logged).  Teardown is best effort, cannot be aborted (it is the cleanup)
- * and reaches every device that was ever started, including those whose
- * setup failed.
+ * logged).  Teardown is best effort, cannot be aborted (it is the cleanup:
+ * ckpt_ao_abort says CKPT_ERROR_NOTSUP) and reaches every device that was
+ * ever started, including those whose setup failed.
  */
 #ifndef CKPTDEV_DEVICES_H
 #define CKPTDEV_DEVICES_H
@@ -88,7 +92,8 @@ int ckpt_devset_free(ckpt_devset *set);
  * be NEW or DOWN (else CKPT_ERROR_INVAL).  Completes with 0 (READY), or
  * with the first device's error after the layer has torn down everything
  * it started (DOWN).  ckpt_ao_abort() makes it end with
- * CKPT_ERROR_ABORTED, also after that rollback.
+ * CKPT_ERROR_ABORTED, also when it lands during that rollback (which still
+ * runs to its end).
  */
 int ckpt_devset_setup(ckpt_devset *set, const ckpt_async_how *how);
 
@@ -150,19 +155,28 @@ const char *ckpt_dev_param(const ckpt_dev *dev, const char *key);
  *   teardown (e.g. open and close a netlink socket).  ckpt_dev_subkind()
  *   gives priv to the device ops.
  * setup(dev) / teardown(dev): start the work and return; report its end
- *   with ckpt_dev_done(dev, rc), exactly once, from anywhere (also from
- *   inside setup itself).  teardown is called after a failed setup too,
- *   and possibly twice: it must cope with a half-made or absent device.
+ *   with ckpt_dev_done(dev, rc), exactly once.  The report may come from
+ *   inside setup/teardown itself, from a later event, or from any thread
+ *   of the kind's own, with or without the lock: it is recorded and acted
+ *   on later, on the loop's thread, and ckpt_dev_done returns at once
+ *   (it never waits for the library's lock and never calls back).
+ *   teardown is called after a failed setup too, and possibly twice: it
+ *   must cope with a half-made or absent device.
  * abort(dev): optional; the setup in flight should end promptly with
- *   CKPT_ERROR_ABORTED (it still reports through ckpt_dev_done).
+ *   CKPT_ERROR_ABORTED (it still reports through ckpt_dev_done).  Called
+ *   on ckpt_ao_abort() and when the devset's setup timeout passes.  A kind
+ *   without it cannot be bounded by either.
  * postsuspend / preresume / commit (dev): one checkpoint step for one
  *   device; must not block on anything but the kernel; return 0 or an rc.
  * postsuspend_all / preresume_all / commit_all (devs, n, rcs): the same
  *   step for every READY device of the kind at once (one netlink batch,
  *   say); fill rcs[i] for devs[i] and return the first error.  Used
  *   instead of the per-device entry when present.
- * The ops run with the context's lock held: they must not call the
- * ckpt_devset_* functions.
+ * setup, teardown, abort, validate, dispose and the subkind ops run with
+ * the context's lock held; the checkpoint ops run with only their
+ * devset's lock held (so other devsets' work never delays them).  No op
+ * may call the ckpt_devset_* functions; ckpt_dev_done and the ckpt_dev_*
+ * getters are fine.
  */
 typedef struct ckpt_dev_kind {
 	const char *name;
@@ -205,7 +219,9 @@ void *ckpt_dev_subkind(const ckpt_dev *dev);
  *                        DOMID, DEVID, TARGET (stdin /dev/null, output to
  *                        the log); a non-zero exit fails the step
  *   timeout_ms=N         the script's timeout (default 10000)
- * The checkpoint steps only count calls.
+ * A script that times out, or whose setup is aborted (ckpt_ao_abort, the
+ * devset's setup timeout), gets SIGTERM to its process group and SIGKILL
+ * 1 s later.  The checkpoint steps only count calls.
  */
 typedef struct ckpt_disk_stats {
 	unsigned long postsuspend, preresume, commit;

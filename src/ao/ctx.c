@@ -50,9 +50,10 @@ static void ctx_dispose(ckpt_ctx *ctx)
 	if (ctx->loop && ctx->loop->dispose)
 		ctx->loop->dispose(ctx);
 	ao_poller_dispose(&ctx->app_poller);
-	free(ctx->faults);
 	if (ctx->own_lg)
 		xtl_logger_destroy(ctx->own_lg);
+	pthread_mutex_destroy(&ctx->faults.lock);
+	pthread_mutex_destroy(&ctx->post_lock);
 	pthread_mutex_destroy(&ctx->lock);
 	free(ctx);
 }
@@ -75,6 +76,8 @@ int ckpt_ctx_new(ckpt_ctx **ctx_out, const ckpt_ctx_opts *opts)
 	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
 	pthread_mutex_init(&ctx->lock, &attr);
 	pthread_mutexattr_destroy(&attr);
+	pthread_mutex_init(&ctx->post_lock, NULL);
+	pthread_mutex_init(&ctx->faults.lock, NULL);
 
 	ctx->lg = opts->logger;
 	if (!ctx->lg) {
@@ -91,11 +94,12 @@ int ckpt_ctx_new(ckpt_ctx **ctx_out, const ckpt_ctx_opts *opts)
 	ao_list_init(&ctx->timers);
 	ao_list_init(&ctx->pollers);
 	ao_list_init(&ctx->aos);
-	ao_list_init(&ctx->deferred);
+	ao_list_init(&ctx->posted);
 	ao_list_init(&ctx->xswatches);
 	ao_list_init(&ctx->kinds);
-	ao_time_init(&ctx->defer_timer);
-	ao_time_init(&ctx->xs_lost_timer);
+	ao_fd_init(&ctx->doorbell);
+	ctx->doorbell_fd = -1;
+	ao_work_init(&ctx->xs_lost_work);
 	ao_fd_init(&ctx->xs_watch_fd);
 	ao_fd_init(&ctx->xs_live_fd);
 	ctx->xs_live_sock = -1;
@@ -103,6 +107,11 @@ int ckpt_ctx_new(ckpt_ctx **ctx_out, const ckpt_ctx_opts *opts)
 	ao_list_init(&ctx->app_poller.entry);
 
 	rc = bind_loop(ctx, opts);
+	if (!rc) {
+		ao_ctx_lock(ctx);
+		rc = ao_doorbell_open(ctx);
+		ao_ctx_unlock(ctx);
+	}
 	if (rc) {
 		ctx_dispose(ctx);
 		return rc;
@@ -118,7 +127,7 @@ int ckpt_ctx_free(ckpt_ctx *ctx)
 	if (!ctx)
 		return 0;
 	ao_ctx_lock(ctx);
-	running = ao_list_count(&ctx->aos) + ao_list_count(&ctx->deferred) + ctx->callbacks_due;
+	running = ao_list_count(&ctx->aos) + ctx->callbacks_due;
 	if (ctx->devsets) {
 		LOG(ctx, ERROR,
 		    "ckpt_ctx_free: %u devset(s) still exist; free them first; "
@@ -136,7 +145,7 @@ int ckpt_ctx_free(ckpt_ctx *ctx)
 		return CKPT_ERROR_BUSY;
 	}
 	ao_xs_close(ctx);
-	ao_time_deregister(ctx, &ctx->defer_timer);
+	ao_doorbell_close(ctx);
 	assert(ao_list_empty(&ctx->fds));
 	assert(ao_list_empty(&ctx->timers));
 	ao_ctx_unlock(ctx);

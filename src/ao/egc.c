@@ -1,21 +1,38 @@
 /*
- * egc.c - event-generation contexts, asynchronous operations and abort.
+ * egc.c - the ctx lock, event-generation contexts, and deferred work.
  *
- * An ao is RUNNING from ao_create() until ao_complete(), then COMPLETE.
- * A completed async ao waits on a done list for its application callback:
- *   - normally the done list of the egc that completed it, run when that
- *     egc is left;
- *   - if it completed inside its own initiator, ctx->deferred, which a
- *     zero-delay timer moves to the done list of a later egc, so the
- *     callback never runs before the starting call has returned.
- * A synchronous ao is never queued: the initiator, in ao_inprogress(),
- * polls until it is COMPLETE and frees it.
+ * Every entry into the library runs inside an egc on its caller's stack
+ * (see internal.h).  Leaving the egc runs, in this order:
+ *   1. the work queued on it (ao_work_queue), until none is left;
+ *   2. the application's callbacks on its done list, with the lock
+ *      released, one at a time.
+ *
+ * Work posted from any thread (ao_work_post) waits on ctx->posted, under
+ * post_lock, which is never held while anything else is taken.  Posting
+ * to an empty list writes the doorbell, an eventfd registered like any
+ * other fd (weak: it alone does not keep the application's loop running),
+ * so whichever thread runs the loop, or a synchronous call, wakes and
+ * moves the posted items onto its own egc's work list.
+ *
+ *   any thread                      a thread running the loop
+ *   ----------                      -------------------------
+ *   ao_work_post(ctx, w, fn)
+ *     post_lock: append w  -------> doorbell readable
+ *     write doorbell                  egc: doorbell_cb
+ *                                       drain the eventfd, then
+ *                                       post_lock: take every item
+ *                                     egc leave: w->fn(egc, w), ...
  */
 #include <assert.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "internal.h"
+
+static void doorbell_cb(ao_egc *egc, ao_fd *ev, int fd, short events, short revents);
 
 /* ----------------------------------------------------------------- lock */
 
@@ -52,20 +69,20 @@ ao_egc *ao_egc_current(ckpt_ctx *ctx)
 	return current_egc && current_egc->ctx == ctx ? current_egc : NULL;
 }
 
-void ao_work_init(ao_work *w)
+/* Tell the loop binding whether operations are in flight, so that a loop
+ * run "until nothing is left" does not stop under them.  Lock held. */
+static void update_hold(ckpt_ctx *ctx)
 {
-	ao_list_init(&w->entry);
-	w->fn = NULL;
+	bool want = !ao_list_empty(&ctx->aos) || ctx->callbacks_due;
+
+	if (want == ctx->held || !ctx->loop->hold)
+		return;
+	ctx->held = want;
+	ctx->loop->hold(ctx, want);
 }
 
-void ao_work_queue(ao_egc *egc, ao_work *w, void (*fn)(ao_egc *egc, ao_work *w))
-{
-	assert(!ao_list_linked(&w->entry));
-	w->fn = fn;
-	ao_list_add_tail(&egc->work, &w->entry);
-}
-
-static void egc_run_work(ao_egc *egc)
+/* Run the egc's work until none is left (work may queue more). */
+void ao_egc_run_work(ao_egc *egc)
 {
 	struct ao_list *pos;
 
@@ -77,238 +94,162 @@ static void egc_run_work(ao_egc *egc)
 }
 
 /*
- * Call the application back for every ao on the done list, with the lock
- * released.  Entered and left with the lock held once.  Each ao is
- * uncounted from callbacks_due before its callback, so the callback may
- * destroy the ctx if nothing else is pending.
+ * The one callback runner.  Entered with the lock held (once) and the egc
+ * no longer current.  Each ao leaves callbacks_due just before its
+ * callback runs with the lock released, so ckpt_ctx_free() called from
+ * the LAST due callback succeeds, and from any earlier one says BUSY.
+ * Hence the lock is taken again only while a callback is still due:
+ * after the last one, ctx may be gone.  relock: return with the lock held
+ * (the caller is known to keep the ctx alive: a synchronous ao it drives
+ * is still running); otherwise return with it released.
  */
-static void egc_run_callbacks(ao_egc *egc)
+static void egc_run_callbacks(ao_egc *egc, bool relock)
 {
 	ckpt_ctx *ctx = egc->ctx;
 	struct ao_list *pos;
 
 	while ((pos = ao_list_first(&egc->done))) {
-		ao *ao = CONTAINER_OF(pos, struct ao, entry);
+		ao_op *ao = CONTAINER_OF(pos, struct ao_op, entry);
+		bool more;
+
 		ao_list_del(&ao->entry);
 		ctx->callbacks_due--;
-		current_egc = egc->outer;
+		more = relock || !ao_list_empty(&egc->done);
+		update_hold(ctx);
 		ao_ctx_unlock(ctx);
 		ao->how.callback(ctx, ao->rc, ao->how.user);
 		free(ao);
+		if (!more)
+			return;
 		ao_ctx_lock(ctx);
-		current_egc = egc;
 	}
+	if (!relock)
+		ao_ctx_unlock(ctx);
 }
 
 void ao_egc_leave(ao_egc *egc)
 {
-	ckpt_ctx *ctx = egc->ctx;
-	struct ao_list done, *pos;
-
-	egc_run_work(egc);
+	ao_egc_run_work(egc);
 	current_egc = egc->outer;
-	if (ao_list_empty(&egc->done)) {
-		ao_ctx_unlock(ctx);
-		return;
-	}
-	/* Take the list off the egc so nothing can add to it after unlock. */
-	ao_list_init(&done);
-	while ((pos = ao_list_first(&egc->done))) {
-		ao_list_del(pos);
-		ao_list_add_tail(&done, pos);
-		ctx->callbacks_due--;
-	}
-	ao_ctx_unlock(ctx);
-	while ((pos = ao_list_first(&done))) {
-		ao *ao = CONTAINER_OF(pos, struct ao, entry);
-		ao_list_del(&ao->entry);
-		ao->how.callback(ctx, ao->rc, ao->how.user);
-		free(ao);
-	}
+	update_hold(egc->ctx);
+	egc_run_callbacks(egc, false);
 }
 
-/* ------------------------------------------------------------------- ao */
-
-static void defer_timer_cb(ao_egc *egc, ao_time *ev);
-
-ao *ao_create(ao_egc *egc, const ckpt_async_how *how)
+/* For a synchronous ao's drive loop: run what this egc has gathered, and
+ * come back with the lock held and the egc current again. */
+void ao_egc_flush(ao_egc *egc)
 {
-	ao *ao = ao_calloc(1, sizeof(*ao));
-
-	ao->ctx = egc->ctx;
-	ao->state = AO_RUNNING;
-	ao->sync = !how;
-	ao->in_initiator = true;
-	if (how) {
-		ao->how = *how;
-		ao->how_ptr = how;
-	}
-	ao_list_init(&ao->abortables);
-	ao_list_add_tail(&egc->ctx->aos, &ao->entry);
-	return ao;
-}
-
-static void queue_callback(ao_egc *egc, ao *ao)
-{
-	ao_list_add_tail(&egc->done, &ao->entry);
-	egc->ctx->callbacks_due++;
-}
-
-void ao_complete(ao_egc *egc, ao *ao, int rc)
-{
-	ckpt_ctx *ctx = egc->ctx;
-
-	assert(ao->state == AO_RUNNING);
-	assert(ao_list_empty(&ao->abortables));
-	ao->state = AO_COMPLETE;
-	ao->rc = rc;
-	ao_list_del(&ao->entry);
-	if (ao->sync)
+	ao_egc_run_work(egc);
+	if (ao_list_empty(&egc->done))
 		return;
-	if (!ao->in_initiator) {
-		queue_callback(egc, ao);
-		return;
-	}
-	ao_list_add_tail(&ctx->deferred, &ao->entry);
-	if (!ao_time_is_registered(&ctx->defer_timer) &&
-	    ao_time_register_abs(ctx, &ctx->defer_timer, defer_timer_cb, ao_now())) {
-		/* Without a timer the callback cannot wait for the next
-		 * iteration; running it when this egc ends is still correct
-		 * ordering, only earlier than promised. */
-		LOG(ctx, WARN, "completion callback runs before its initiator returns");
-		defer_timer_cb(egc, &ctx->defer_timer);
-	}
+	current_egc = egc->outer;
+	egc_run_callbacks(egc, true);
+	current_egc = egc;
 }
 
-static void defer_timer_cb(ao_egc *egc, ao_time *ev)
+void ao_egc_pause(ao_egc *egc)
+{
+	assert(egc->ctx->lock_depth == 1);
+	current_egc = egc->outer;
+	ao_ctx_unlock(egc->ctx);
+}
+
+void ao_egc_resume(ao_egc *egc)
+{
+	ao_ctx_lock(egc->ctx);
+	current_egc = egc;
+}
+
+/* ----------------------------------------------------------------- work */
+
+void ao_work_init(ao_work *w)
+{
+	ao_list_init(&w->entry);
+	w->fn = NULL;
+}
+
+void ao_work_queue(ao_egc *egc, ao_work *w, ao_work_fn *fn)
+{
+	assert(!ao_list_linked(&w->entry));
+	w->fn = fn;
+	ao_list_add_tail(&egc->work, &w->entry);
+}
+
+void ao_work_post(ckpt_ctx *ctx, ao_work *w, ao_work_fn *fn)
+{
+	static const uint64_t one = 1;
+	bool ring;
+
+	pthread_mutex_lock(&ctx->post_lock);
+	ring = ao_list_empty(&ctx->posted);
+	if (!ao_list_linked(&w->entry)) {
+		w->fn = fn;
+		ao_list_add_tail(&ctx->posted, &w->entry);
+	} else {
+		ring = false;
+	}
+	pthread_mutex_unlock(&ctx->post_lock);
+	/* An eventfd write fails only when its counter would overflow, and
+	 * then it is readable anyway. */
+	if (ring && write(ctx->doorbell_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		LOGE(ctx, ERROR, "cannot ring the doorbell; posted work waits for the next event");
+}
+
+void ao_work_cancel(ckpt_ctx *ctx, ao_work *w)
+{
+	pthread_mutex_lock(&ctx->post_lock);
+	ao_list_del(&w->entry);
+	pthread_mutex_unlock(&ctx->post_lock);
+}
+
+static void doorbell_cb(ao_egc *egc, ao_fd *ev, int fd, short events, short revents)
+{
+	uint64_t count;
+
+	(void)ev;
+	(void)events;
+	(void)revents;
+	/* Drain first: a post after this rings again. */
+	while (read(fd, &count, sizeof(count)) < 0 && errno == EINTR)
+		;
+	ao_work_take_posted(egc);
+}
+
+void ao_work_take_posted(ao_egc *egc)
 {
 	ckpt_ctx *ctx = egc->ctx;
 	struct ao_list *pos;
 
-	(void)ev;
-	while ((pos = ao_list_first(&ctx->deferred))) {
+	pthread_mutex_lock(&ctx->post_lock);
+	while ((pos = ao_list_first(&ctx->posted))) {
 		ao_list_del(pos);
-		queue_callback(egc, CONTAINER_OF(pos, struct ao, entry));
+		ao_list_add_tail(&egc->work, pos);
 	}
+	pthread_mutex_unlock(&ctx->post_lock);
 }
 
-/* Poll until the ao completes, running other callbacks as they come. */
-static void drive_until_complete(ao_egc *egc, ao *ao)
-{
-	ckpt_ctx *ctx = egc->ctx;
-	struct ao_poller p;
-	int rc, r, nfds, timeout;
-
-	/* Without its wake fd (-1, ignored by poll) this poller only misses
-	 * changes made by other threads until its next timeout or event. */
-	(void)ao_poller_init(ctx, &p);
-	while (ao->state != AO_COMPLETE) {
-		egc_run_work(egc);
-		egc_run_callbacks(egc);
-		if (ao->state == AO_COMPLETE)
-			break;
-		for (;;) {
-			nfds = p.nfds_room;
-			timeout = -1;
-			rc = ao_poller_fill(ctx, &p, p.fds, &nfds, &timeout);
-			if (rc != CKPT_ERROR_BUFFERFULL)
-				break;
-			p.fds = ao_realloc(p.fds, (size_t)nfds * sizeof(*p.fds));
-			p.nfds_room = nfds;
-		}
-		assert(ctx->lock_depth == 1);
-		current_egc = egc->outer;
-		ao_ctx_unlock(ctx);
-		r = poll(p.fds, (nfds_t)nfds, timeout);
-		ao_ctx_lock(ctx);
-		current_egc = egc;
-		if (r < 0 && errno != EINTR) {
-			int e = errno;
-			LOGEV(ctx, ERROR, e, "poll failed while waiting for an operation");
-			ao_abort_locked(egc, ao);
-			continue;
-		}
-		if (r < 0)
-			nfds = 0;
-		ao_poller_dispatch(egc, &p, p.fds, nfds);
-	}
-	ao_poller_dispose(&p);
-}
-
-int ao_inprogress(ao_egc *egc, ao *ao)
+int ao_doorbell_open(ckpt_ctx *ctx)
 {
 	int rc;
 
-	ao->in_initiator = false;
-	if (!ao->sync)
-		return 0;
-	drive_until_complete(egc, ao);
-	rc = ao->rc;
-	free(ao);
+	ctx->doorbell_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (ctx->doorbell_fd < 0) {
+		LOGE(ctx, ERROR, "ckpt_ctx_new: cannot create an eventfd");
+		return CKPT_ERROR_SYSTEM;
+	}
+	ctx->doorbell.weak = true;
+	rc = ao_fd_register(ctx, &ctx->doorbell, doorbell_cb, ctx->doorbell_fd, POLLIN);
+	if (rc) {
+		close(ctx->doorbell_fd);
+		ctx->doorbell_fd = -1;
+	}
 	return rc;
 }
 
-/* ---------------------------------------------------------------- abort */
-
-void ao_abortable_init(ao_abortable *a)
+void ao_doorbell_close(ckpt_ctx *ctx)
 {
-	ao_list_init(&a->entry);
-}
-
-bool ao_abortable_is_registered(const ao_abortable *a)
-{
-	return ao_list_linked(&a->entry);
-}
-
-int ao_abortable_register(ao_abortable *a)
-{
-	assert(!ao_abortable_is_registered(a));
-	assert(a->ao->state == AO_RUNNING);
-	if (a->ao->aborting)
-		return CKPT_ERROR_ABORTED;
-	ao_list_add_tail(&a->ao->abortables, &a->entry);
-	return 0;
-}
-
-void ao_abortable_deregister(ao_abortable *a)
-{
-	ao_list_del(&a->entry);
-}
-
-void ao_abort_locked(ao_egc *egc, ao *ao)
-{
-	struct ao_list *pos;
-
-	if (ao->aborting)
-		return;
-	ao->aborting = true;
-	while ((pos = ao_list_first(&ao->abortables))) {
-		ao_abortable *a = CONTAINER_OF(pos, ao_abortable, entry);
-		ao_list_del(&a->entry);
-		a->callback(egc, a, CKPT_ERROR_ABORTED);
-	}
-}
-
-int ckpt_ao_abort(ckpt_ctx *ctx, const ckpt_async_how *how)
-{
-	struct ao_list *pos;
-	ao_egc egc;
-	int rc = CKPT_ERROR_NOTFOUND;
-
-	if (!ctx || !how)
-		return CKPT_ERROR_INVAL;
-	ao_egc_enter(&egc, ctx);
-	AO_LIST_FOR_EACH(pos, &ctx->aos)
-	{
-		ao *ao = CONTAINER_OF(pos, struct ao, entry);
-		if (ao->how_ptr == how) {
-			ao_abort_locked(&egc, ao);
-			rc = 0;
-			break;
-		}
-	}
-	if (rc)
-		LOG(ctx, DEBUG, "abort: no running operation with that how");
-	ao_egc_leave(&egc);
-	return rc;
+	ao_fd_deregister(ctx, &ctx->doorbell);
+	if (ctx->doorbell_fd >= 0)
+		close(ctx->doorbell_fd);
+	ctx->doorbell_fd = -1;
 }

@@ -23,6 +23,8 @@ void ao_fd_init(ao_fd *ev)
 	ev->events = 0;
 	ev->revents = 0;
 	ev->poll_index = -1;
+	ev->weak = false;
+	ev->hook_id = 0;
 	ev->for_app_reg = NULL;
 	ao_list_init(&ev->entry);
 	ao_list_init(&ev->ready);
@@ -103,6 +105,7 @@ void ao_time_init(ao_time *ev)
 	ev->func = NULL;
 	ev->abs.tv_sec = 0;
 	ev->abs.tv_nsec = 0;
+	ev->hook_id = 0;
 	ev->for_app_reg = NULL;
 	ao_list_init(&ev->entry);
 	ao_list_init(&ev->ready);

@@ -7,8 +7,9 @@
  *
  * States (enum ao_exec_state):
  *   IDLE     not started, or finished (the callback has been called).
- *   RUNNING  the child is alive; on timeout -> SIGTERM to its group,
- *            KILLING; on abort -> SIGKILL to its group, KILLING.
+ *   RUNNING  the child is alive; on timeout or ao_exec_stop() -> SIGTERM
+ *            to its group, KILLING; on abort of x->ao -> SIGKILL to its
+ *            group, KILLING.
  *   KILLING  the child was signalled; waiting for it to exit, and (after a
  *            timeout) for the grace period, at whose end the group gets
  *            SIGKILL.
@@ -279,31 +280,48 @@ static void exec_child_cb(ao_egc *egc, ao_child *ch, int status)
 	exec_finish(egc, x);
 }
 
+/* Ask the group to end: SIGTERM now, SIGKILL when the grace is over. */
+static void exec_terminate(ao_egc *egc, ao_exec *x, int rc)
+{
+	ckpt_ctx *ctx = egc->ctx;
+	unsigned grace = x->grace_ms ? x->grace_ms : EXEC_DEFAULT_GRACE_MS;
+
+	x->rc = rc;
+	x->state = EXEC_KILLING;
+	signal_group(ctx, x, SIGTERM);
+	ao_time_deregister(ctx, &x->timer);
+	if (ao_time_register_rel(ctx, &x->timer, exec_timer_cb, grace) == 0)
+		return;
+	signal_group(ctx, x, SIGKILL); /* no grace timer: do not wait at all */
+}
+
 static void exec_timer_cb(ao_egc *egc, ao_time *ev)
 {
 	ao_exec *x = CONTAINER_OF(ev, ao_exec, timer);
 	ckpt_ctx *ctx = egc->ctx;
-	unsigned grace = x->grace_ms ? x->grace_ms : EXEC_DEFAULT_GRACE_MS;
 
 	if (x->state == EXEC_RUNNING) {
 		LOG(ctx, ERROR,
 		    "%s[%d]: timed out after %u ms; sending SIGTERM to its process group", x->what,
 		    (int)x->pid, x->timeout_ms);
-		x->rc = CKPT_ERROR_TIMEDOUT;
-		x->state = EXEC_KILLING;
-		signal_group(ctx, x, SIGTERM);
-		if (ao_time_register_rel(ctx, &x->timer, exec_timer_cb, grace) == 0)
-			return;
-		/* No grace timer: do not wait at all. */
-	} else {
-		LOG(ctx, WARN,
-		    "%s[%d]: process group still alive %u ms after SIGTERM; sending SIGKILL",
-		    x->what, (int)x->pid, grace);
+		exec_terminate(egc, x, CKPT_ERROR_TIMEDOUT);
+		return;
 	}
+	LOG(ctx, WARN, "%s[%d]: process group still alive %u ms after SIGTERM; sending SIGKILL",
+	    x->what, (int)x->pid, x->grace_ms ? x->grace_ms : EXEC_DEFAULT_GRACE_MS);
 	signal_group(ctx, x, SIGKILL);
 	if (x->state == EXEC_REAPED)
 		exec_finish(egc, x);
 	/* KILLING: the child's exit finishes the exec. */
+}
+
+void ao_exec_stop(ao_egc *egc, ao_exec *x, int rc)
+{
+	if (x->state != EXEC_RUNNING)
+		return; /* not started, finished, or already being stopped */
+	LOG(egc->ctx, DEBUG, "%s[%d]: stopping it (SIGTERM, then SIGKILL after %u ms)", x->what,
+	    (int)x->pid, x->grace_ms ? x->grace_ms : EXEC_DEFAULT_GRACE_MS);
+	exec_terminate(egc, x, rc);
 }
 
 static void exec_abort_cb(ao_egc *egc, ao_abortable *a, int rc)

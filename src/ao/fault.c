@@ -1,8 +1,10 @@
 /*
  * fault.c - named fault points, armed per ctx.
  *
- * ctx->faults is NULL until a point is armed or counting is switched on,
- * so an unarmed point costs the one NULL test in ao_fault().
+ * The table has a lock of its own: fault points are passed on the
+ * checkpoint path too, which does not take the ctx's lock.  ctx->faults.on
+ * is false until a point is armed or counting is switched on, so an
+ * unarmed point costs one relaxed load in ao_fault().
  */
 #include <stdlib.h>
 #include <string.h>
@@ -33,13 +35,6 @@ static const char *const fault_names[FP__COUNT] = {
         [FP_NL_RELEASE] = "nl.release",
 };
 
-struct ao_faults {
-	bool counting;
-	unsigned passes[FP__COUNT];
-	unsigned fire_at[FP__COUNT]; /* the pass that fails; 0: unarmed */
-	int rc[FP__COUNT];
-};
-
 const char *const *ckpt_fault_list(size_t *n_out)
 {
 	if (n_out)
@@ -55,13 +50,6 @@ static int lookup(const char *name)
 	return -1;
 }
 
-static struct ao_faults *faults_of(ckpt_ctx *ctx)
-{
-	if (!ctx->faults)
-		ctx->faults = ao_calloc(1, sizeof(*ctx->faults));
-	return ctx->faults;
-}
-
 int ckpt_fault_arm(ckpt_ctx *ctx, const char *name, unsigned nth, int rc)
 {
 	struct ao_faults *f;
@@ -74,43 +62,44 @@ int ckpt_fault_arm(ckpt_ctx *ctx, const char *name, unsigned nth, int rc)
 		return CKPT_ERROR_NOTFOUND;
 	if (nth < 1 || rc > 0)
 		return CKPT_ERROR_INVAL;
-	ao_ctx_lock(ctx);
-	f = faults_of(ctx);
+	f = &ctx->faults;
+	pthread_mutex_lock(&f->lock);
 	f->fire_at[p] = f->passes[p] + nth;
 	f->rc[p] = rc ? rc : CKPT_ERROR_FAULT;
-	ao_ctx_unlock(ctx);
+	atomic_store(&f->on, true);
+	pthread_mutex_unlock(&f->lock);
 	return 0;
 }
 
 void ckpt_fault_reset(ckpt_ctx *ctx)
 {
-	bool counting;
+	struct ao_faults *f;
 
 	if (!ctx)
 		return;
-	ao_ctx_lock(ctx);
-	if (ctx->faults) {
-		counting = ctx->faults->counting;
-		memset(ctx->faults, 0, sizeof(*ctx->faults));
-		ctx->faults->counting = counting;
-		if (!counting) {
-			free(ctx->faults);
-			ctx->faults = NULL;
-		}
-	}
-	ao_ctx_unlock(ctx);
+	f = &ctx->faults;
+	pthread_mutex_lock(&f->lock);
+	memset(f->passes, 0, sizeof(f->passes));
+	memset(f->fire_at, 0, sizeof(f->fire_at));
+	memset(f->rc, 0, sizeof(f->rc));
+	atomic_store(&f->on, f->counting);
+	pthread_mutex_unlock(&f->lock);
 }
 
 void ckpt_fault_count(ckpt_ctx *ctx, bool on)
 {
+	struct ao_faults *f;
+	bool armed = false;
+
 	if (!ctx)
 		return;
-	ao_ctx_lock(ctx);
-	if (on)
-		faults_of(ctx)->counting = true;
-	else if (ctx->faults)
-		ctx->faults->counting = false;
-	ao_ctx_unlock(ctx);
+	f = &ctx->faults;
+	pthread_mutex_lock(&f->lock);
+	f->counting = on;
+	for (int p = 0; p < FP__COUNT; p++)
+		armed = armed || f->fire_at[p];
+	atomic_store(&f->on, on || armed);
+	pthread_mutex_unlock(&f->lock);
 }
 
 int ckpt_fault_passes(ckpt_ctx *ctx, const char *name, unsigned *passes_out)
@@ -121,21 +110,27 @@ int ckpt_fault_passes(ckpt_ctx *ctx, const char *name, unsigned *passes_out)
 		return CKPT_ERROR_INVAL;
 	if (p < 0)
 		return CKPT_ERROR_NOTFOUND;
-	ao_ctx_lock(ctx);
-	*passes_out = ctx->faults ? ctx->faults->passes[p] : 0;
-	ao_ctx_unlock(ctx);
+	pthread_mutex_lock(&ctx->faults.lock);
+	*passes_out = ctx->faults.passes[p];
+	pthread_mutex_unlock(&ctx->faults.lock);
 	return 0;
 }
 
 int ao_fault_pass(ckpt_ctx *ctx, enum ao_fault_point point)
 {
-	struct ao_faults *f = ctx->faults;
+	struct ao_faults *f = &ctx->faults;
+	unsigned pass;
+	int rc = 0;
 
-	f->passes[point]++;
-	if (!f->fire_at[point] || f->passes[point] != f->fire_at[point])
-		return 0;
-	f->fire_at[point] = 0;
-	LOG(ctx, DEBUG, "fault point %s: failing pass %u with %s", fault_names[point],
-	    f->passes[point], ckpt_strerror(f->rc[point]));
-	return f->rc[point];
+	pthread_mutex_lock(&f->lock);
+	pass = ++f->passes[point];
+	if (f->fire_at[point] && pass == f->fire_at[point]) {
+		f->fire_at[point] = 0;
+		rc = f->rc[point];
+	}
+	pthread_mutex_unlock(&f->lock);
+	if (rc)
+		LOG(ctx, DEBUG, "fault point %s: failing pass %u with %s", fault_names[point], pass,
+		    ckpt_strerror(rc));
+	return rc;
 }

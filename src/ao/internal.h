@@ -38,6 +38,7 @@
 
 #include <pthread.h>
 #include <stdalign.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -51,7 +52,7 @@
 #define ARRAY_SIZE(a)     (sizeof(a) / sizeof((a)[0]))
 
 typedef struct ao_egc ao_egc;
-typedef struct ao ao;
+typedef struct ao_op ao_op;
 
 /* ------------------------------------------------------------- logging */
 
@@ -111,9 +112,22 @@ enum ao_fault_point {
 	FP__COUNT
 };
 
-/* 0, or the rc the armed point fails this pass with.  One branch when no
- * point of the ctx is armed and counting is off. */
-#define ao_fault(ctx, point) ((ctx)->faults ? ao_fault_pass((ctx), (point)) : 0)
+/* The ctx's fault table, under its own lock (see fault.c). */
+struct ao_faults {
+	pthread_mutex_t lock;
+	atomic_bool on; /* a point is armed, or counting is on */
+	bool counting;
+	unsigned passes[FP__COUNT];
+	unsigned fire_at[FP__COUNT]; /* the pass that fails; 0: unarmed */
+	int rc[FP__COUNT];
+};
+
+/* 0, or the rc the armed point fails this pass with.  One load when no
+ * point of the ctx is armed and counting is off.  Any thread. */
+#define ao_fault(ctx, point)                                                                       \
+	(atomic_load_explicit(&(ctx)->faults.on, memory_order_relaxed)                             \
+	         ? ao_fault_pass((ctx), (point))                                                   \
+	         : 0)
 HIDDEN int ao_fault_pass(ckpt_ctx *ctx, enum ao_fault_point point);
 
 /* ------------------------------------------------------ fd and timer */
@@ -131,6 +145,8 @@ struct ao_fd {
 	short events;
 	short revents;                         /* set while on the ready list */
 	int poll_index;                        /* where beforepoll put it, as a hint */
+	bool weak;                             /* does not keep the loop running */
+	uint64_t hook_id;                      /* CKPT_LOOP_HOOKS: this registration */
 	struct ao_list entry;                  /* ctx->fds while registered */
 	struct ao_list ready;                  /* a dispatcher's ready list */
 	void *for_app_reg;                     /* CKPT_LOOP_HOOKS */
@@ -152,6 +168,7 @@ struct ao_time {
 	ckpt_ctx *ctx;
 	ao_time_cb *func;
 	struct timespec abs;
+	uint64_t hook_id;     /* CKPT_LOOP_HOOKS: this registration */
 	struct ao_list entry; /* ctx->timers (sorted) while registered */
 	struct ao_list ready;
 	void *for_app_reg;
@@ -184,6 +201,9 @@ struct ao_loop_ops {
 	int (*time_register)(ckpt_ctx *ctx, ao_time *ev);
 	int (*time_modify)(ckpt_ctx *ctx, ao_time *ev);
 	void (*time_deregister)(ckpt_ctx *ctx, ao_time *ev);
+	/* keep the application's loop running (operations are in flight)
+	 * even if every watcher left is weak */
+	void (*hold)(ckpt_ctx *ctx, bool on);
 	void (*dispose)(ckpt_ctx *ctx);
 };
 
@@ -216,7 +236,7 @@ HIDDEN void ao_poller_dispatch(ao_egc *egc, struct ao_poller *p, const struct po
 /* Tell every poller inside poll() that the set changed. */
 HIDDEN void ao_pollers_wake(ckpt_ctx *ctx);
 
-/* ------------------------------------------------------------ egc, ao */
+/* ------------------------------------------------------------ egc, ao_op */
 
 struct ao_egc {
 	ckpt_ctx *ctx;
@@ -227,52 +247,96 @@ struct ao_egc {
 
 HIDDEN void ao_egc_enter(ao_egc *egc, ckpt_ctx *ctx);
 HIDDEN void ao_egc_leave(ao_egc *egc);
+/* Run the egc's queued work now (until none is left). */
+HIDDEN void ao_egc_run_work(ao_egc *egc);
+/* Run its work and its due callbacks; back with the lock held.  Only for
+ * a caller that keeps the ctx alive (a synchronous ao is running). */
+HIDDEN void ao_egc_flush(ao_egc *egc);
+/* Release the lock around a blocking wait (held once), and take it back. */
+HIDDEN void ao_egc_pause(ao_egc *egc);
+HIDDEN void ao_egc_resume(ao_egc *egc);
 
 /* The egc this thread is running for ctx with the lock held, or NULL (no
  * library code of ctx below us on this thread's stack). */
 HIDDEN ao_egc *ao_egc_current(ckpt_ctx *ctx);
 
 /*
- * Deferred internal work: a function run later in the same egc, after the
- * code that queued it has returned (before the lock is released).  For
- * reports that may arrive from inside the code they report to, such as a
- * device kind finishing its setup synchronously.
+ * Deferred internal work: a function run later, in an egc, with the lock
+ * held.  The one way the core defers anything:
+ *   ao_work_queue(egc, ...)  later in the same egc, once the code that
+ *                            queued it has returned (before the lock goes);
+ *   ao_work_post(ctx, ...)   from ANY thread, holding the lock or not: in a
+ *                            later egc, on a thread that runs the event loop
+ *                            (or a synchronous call).  The ctx's doorbell, an
+ *                            eventfd watched like any other fd, wakes it.
+ * States: Idle (after _init, or once fn has been called), Queued.
  */
 typedef struct ao_work ao_work;
+typedef void ao_work_fn(ao_egc *egc, ao_work *w);
+
 struct ao_work {
-	struct ao_list entry;
-	void (*fn)(ao_egc *egc, ao_work *w);
+	/* private */
+	struct ao_list entry; /* an egc's work list, or ctx->posted */
+	ao_work_fn *fn;
 };
 
 HIDDEN void ao_work_init(ao_work *w);
-HIDDEN void ao_work_queue(ao_egc *egc, ao_work *w, void (*fn)(ao_egc *egc, ao_work *w));
+HIDDEN void ao_work_queue(ao_egc *egc, ao_work *w, ao_work_fn *fn);
+/* Posting a work item that is already posted does nothing. */
+HIDDEN void ao_work_post(ckpt_ctx *ctx, ao_work *w, ao_work_fn *fn);
+/* Move every posted item onto egc's work list (the doorbell does this;
+ * so does a synchronous wait whose poll() fails). */
+HIDDEN void ao_work_take_posted(ao_egc *egc);
+/* Take a posted item back (with the lock held); Idle afterwards. */
+HIDDEN void ao_work_cancel(ckpt_ctx *ctx, ao_work *w);
+/* The doorbell's life: made with the ctx, ended by ckpt_ctx_free. */
+HIDDEN int ao_doorbell_open(ckpt_ctx *ctx);
+HIDDEN void ao_doorbell_close(ckpt_ctx *ctx);
 
 enum ao_state {
 	AO_RUNNING,
 	AO_COMPLETE,
 };
 
-struct ao {
+/*
+ * An asynchronous operation.  RUNNING from ao_create() to ao_complete(),
+ * then COMPLETE.  An async ao's application callback is counted in
+ * ctx->callbacks_due from ao_complete() until just before it runs, on the
+ * done list of the egc that completed it, or (if it completed inside its
+ * initiator) posted to a later egc.  A synchronous ao is never queued: its
+ * initiator, in ao_inprogress(), drives events until it is COMPLETE.
+ */
+struct ao_op {
 	ckpt_ctx *ctx;
 	enum ao_state state;
 	int rc;
 	bool sync;         /* how == NULL: the initiator waits */
 	bool in_initiator; /* ao_create .. ao_inprogress */
 	bool aborting;
+	bool unabortable; /* ckpt_ao_abort says NOTSUP (a teardown) */
 	ckpt_async_how how;
 	const ckpt_async_how *how_ptr;
 	struct ao_list entry; /* ctx->aos while RUNNING; then a done list */
 	struct ao_list abortables;
+	ao_work later; /* posts the callback of an ao ended in its initiator */
 };
 
-/* Create an ao for the API call running in egc. */
-HIDDEN ao *ao_create(ao_egc *egc, const ckpt_async_how *how);
+/*
+ * Check the how of an API call about to start an ao (in egc): a how
+ * without a callback, or a synchronous call made from inside the library
+ * (from a kind's op or a hook, with the lock already held), is refused
+ * with CKPT_ERROR_INVAL, logged with fn's name.
+ */
+HIDDEN int ao_how_check(ao_egc *egc, const ckpt_async_how *how, const char *fn);
+/* Create an ao for the API call running in egc (how already checked). */
+HIDDEN ao_op *ao_create(ao_egc *egc, const ckpt_async_how *how);
 /* End the ao (once).  The application's callback comes when the
- * outermost egc ends, or later if the initiator has not yet returned. */
-HIDDEN void ao_complete(ao_egc *egc, ao *ao, int rc);
+ * outermost egc ends, or from a later egc if the initiator has not yet
+ * returned. */
+HIDDEN void ao_complete(ao_egc *egc, ao_op *ao, int rc);
 /* The initiator's return value: 0 for an async ao; for a synchronous one,
  * drive events until it completes, then free it and return its rc. */
-HIDDEN int ao_inprogress(ao_egc *egc, ao *ao);
+HIDDEN int ao_inprogress(ao_egc *egc, ao_op *ao);
 
 /*
  * A sub-operation that can be told to stop.  Register while running; on
@@ -285,14 +349,14 @@ typedef void ao_abortable_cb(ao_egc *egc, ao_abortable *a, int rc);
 
 struct ao_abortable {
 	/* caller fills */
-	ao *ao;
+	ao_op *ao;
 	ao_abortable_cb *callback;
 	/* private */
 	struct ao_list entry;
 };
 
 /* Abort an ao found some other way than by its how (inside an egc). */
-HIDDEN void ao_abort_locked(ao_egc *egc, ao *ao);
+HIDDEN void ao_abort_locked(ao_egc *egc, ao_op *ao);
 
 HIDDEN void ao_abortable_init(ao_abortable *a);
 HIDDEN int ao_abortable_register(ao_abortable *a);
@@ -330,8 +394,9 @@ HIDDEN void ao_child_init(ao_child *ch);
  * child already reaped. */
 HIDDEN int ao_child_spawn(ckpt_ctx *ctx, ao_child *ch, ao_child_cb *func, const struct ao_spawn *sp,
                           const char *what);
-/* Stop watching.  A child still running is killed (its whole group) and
- * reaped first, so no process is ever left behind. */
+/* Stop watching.  A child still running is killed (its whole process
+ * group) and reaped first.  A process that has left the group (setsid,
+ * setpgid) is not reached: the group is all the library knows. */
 HIDDEN void ao_child_deregister(ckpt_ctx *ctx, ao_child *ch);
 HIDDEN bool ao_child_is_registered(const ao_child *ch);
 /* kill() the child's process group (also after the child was reaped, while
@@ -356,7 +421,7 @@ enum ao_exec_state {
 
 struct ao_exec {
 	/* caller fills */
-	ao *ao;              /* NULL: not abortable (e.g. in a teardown) */
+	ao_op *ao;           /* NULL: not abortable (e.g. in a teardown) */
 	const char *what;    /* name for the log, e.g. "remus-netbuf-setup" */
 	char *const *argv;   /* argv[0] is the path */
 	char *const *env;    /* "NAME=value" added to the environment; may be NULL */
@@ -382,6 +447,11 @@ HIDDEN void ao_exec_init(ao_exec *x);
 /* 0: running, the callback comes once.  <0: nothing runs, no callback. */
 HIDDEN int ao_exec_start(ao_egc *egc, ao_exec *x);
 HIDDEN bool ao_exec_is_running(const ao_exec *x);
+/* Stop a running exec politely: SIGTERM to its group, SIGKILL after
+ * grace_ms; the callback then comes with rc.  Nothing if it is not
+ * running or already being stopped.  (A kind's abort op uses this; an
+ * exec with x->ao set is also killed at once when that ao is aborted.) */
+HIDDEN void ao_exec_stop(ao_egc *egc, ao_exec *x, int rc);
 
 /* ----------------------------------------------------------- xenstore */
 
@@ -435,7 +505,7 @@ typedef void ao_xswait_cb(ao_egc *egc, ao_xswait *xw, int rc, const char *value)
 
 struct ao_xswait {
 	/* caller fills */
-	ao *ao;
+	ao_op *ao;
 	const char *what; /* for the log */
 	const char *path;
 	unsigned timeout_ms;
@@ -473,7 +543,7 @@ struct ao_join_member {
 };
 
 struct ao_join {
-	ao *ao;
+	ao_op *ao;
 	ao_join_cb *callback;
 	const char *what;
 	unsigned pending;
@@ -481,7 +551,7 @@ struct ao_join {
 	int rc;
 };
 
-HIDDEN void ao_join_init(ao_join *j, ao *ao, ao_join_cb *callback, const char *what);
+HIDDEN void ao_join_init(ao_join *j, ao_op *ao, ao_join_cb *callback, const char *what);
 HIDDEN void ao_join_add(ao_join *j, ao_join_member *m, const char *name);
 HIDDEN void ao_join_member_done(ao_egc *egc, ao_join_member *m, int rc);
 HIDDEN void ao_join_prepared(ao_egc *egc, ao_join *j);
@@ -490,7 +560,7 @@ HIDDEN void ao_join_prepared(ao_egc *egc, ao_join *j);
 
 struct ckpt_ctx {
 	pthread_mutex_t lock; /* recursive */
-	int lock_depth;
+	int lock_depth;       /* how often the holder has taken it */
 
 	xentoollog_logger *lg;
 	xentoollog_logger *own_lg; /* the default logger, if we made it */
@@ -500,26 +570,32 @@ struct ckpt_ctx {
 	struct ev_loop *ev_loop;
 	ckpt_osevent_hooks hooks;
 	void *hooks_user;
+	uint64_t hook_serial; /* the last registration's number */
 
 	struct ao_list fds;
 	struct ao_list timers;
 	struct ao_list pollers;
 	struct ao_poller app_poller; /* CKPT_LOOP_POLL */
 
-	struct ao_list aos;      /* RUNNING */
-	struct ao_list deferred; /* completed inside their initiator */
-	ao_time defer_timer;
-	unsigned callbacks_due; /* queued on some egc, not yet run */
+	struct ao_list aos;     /* RUNNING */
+	unsigned callbacks_due; /* completed, callback not yet run */
+	bool held;              /* the loop is kept running for us */
+
+	/* ao_work_post: items posted from any thread, under post_lock */
+	pthread_mutex_t post_lock;
+	struct ao_list posted;
+	int doorbell_fd; /* eventfd */
+	ao_fd doorbell;
 
 	struct xs_handle *xsh;
-	ao_time xs_lost_timer; /* handles a lost connection later */
+	ao_work xs_lost_work; /* handles a lost connection later */
 	ao_fd xs_watch_fd;
 	ao_fd xs_live_fd;
 	int xs_live_sock;
 	struct ao_list xswatches;
 	uint64_t xswatch_serial;
 
-	struct ao_faults *faults;
+	struct ao_faults faults;
 
 	/* The device layer's: kinds registered by the application (nodes
 	 * of struct ao_kind_node) and how many devsets use this ctx. */

@@ -10,7 +10,7 @@
 
 #include "internal.h"
 
-void ao_join_init(ao_join *j, ao *ao, ao_join_cb *callback, const char *what)
+void ao_join_init(ao_join *j, ao_op *ao, ao_join_cb *callback, const char *what)
 {
 	j->ao = ao;
 	j->callback = callback;

@@ -1,16 +1,34 @@
 /*
  * loop_hooks.c - the application's own loop, through ckpt_osevent_hooks.
  *
- * The library hands the application the ao_fd / ao_time pointer as
- * for_ckpt; a report is accepted only if that pointer is still registered
- * in the ctx (and, for fds, with the same fd), so a late report of a
- * registration that is gone does nothing.
+ * Each registration gets a number of its own (ctx->hook_serial, never
+ * reused), and that number is what the application holds as for_ckpt.  A
+ * report is accepted only if a registration with that number is still in
+ * the ctx's lists, so a late report of a registration that is gone, even
+ * when the same ao_fd / ao_time has been registered again meanwhile, does
+ * nothing.  Moving a timeout is therefore a new registration too: a
+ * report of the old deadline, already on its way, cannot fire the moved
+ * timer early.
  */
+#include <stdint.h>
+
 #include "internal.h"
+
+static void *new_id(ckpt_ctx *ctx, uint64_t *id_out)
+{
+	*id_out = ++ctx->hook_serial;
+	return (void *)(uintptr_t)*id_out;
+}
+
+static uint64_t id_of(void *for_ckpt)
+{
+	return (uint64_t)(uintptr_t)for_ckpt;
+}
 
 static int hooks_fd_register(ckpt_ctx *ctx, ao_fd *ev)
 {
-	int r = ctx->hooks.fd_register(ctx->hooks_user, ev->fd, &ev->for_app_reg, ev->events, ev);
+	int r = ctx->hooks.fd_register(ctx->hooks_user, ev->fd, &ev->for_app_reg, ev->events,
+	                               new_id(ctx, &ev->hook_id));
 
 	if (r) {
 		LOG(ctx, ERROR, "the application's fd_register hook refused fd %d (returned %d)",
@@ -39,7 +57,8 @@ static void hooks_fd_deregister(ckpt_ctx *ctx, ao_fd *ev)
 
 static int hooks_time_register(ckpt_ctx *ctx, ao_time *ev)
 {
-	int r = ctx->hooks.timeout_register(ctx->hooks_user, &ev->for_app_reg, ev->abs, ev);
+	int r = ctx->hooks.timeout_register(ctx->hooks_user, &ev->for_app_reg, ev->abs,
+	                                    new_id(ctx, &ev->hook_id));
 
 	if (r) {
 		LOG(ctx, ERROR, "the application's timeout_register hook failed (returned %d)", r);
@@ -50,18 +69,8 @@ static int hooks_time_register(ckpt_ctx *ctx, ao_time *ev)
 
 static int hooks_time_modify(ckpt_ctx *ctx, ao_time *ev)
 {
-	int r;
-
-	if (!ctx->hooks.timeout_modify) {
-		ctx->hooks.timeout_deregister(ctx->hooks_user, ev->for_app_reg);
-		return hooks_time_register(ctx, ev);
-	}
-	r = ctx->hooks.timeout_modify(ctx->hooks_user, &ev->for_app_reg, ev->abs);
-	if (r) {
-		LOG(ctx, ERROR, "the application's timeout_modify hook failed (returned %d)", r);
-		return CKPT_ERROR_SYSTEM;
-	}
-	return 0;
+	ctx->hooks.timeout_deregister(ctx->hooks_user, ev->for_app_reg);
+	return hooks_time_register(ctx, ev);
 }
 
 static void hooks_time_deregister(ckpt_ctx *ctx, ao_time *ev)
@@ -90,7 +99,7 @@ void ckpt_osevent_occurred_fd(ckpt_ctx *ctx, void *for_ckpt, int fd, short event
 	AO_LIST_FOR_EACH(pos, &ctx->fds)
 	{
 		ao_fd *ev = CONTAINER_OF(pos, ao_fd, entry);
-		if (ev != for_ckpt)
+		if (ev->hook_id != id_of(for_ckpt))
 			continue;
 		revents &= ev->events | POLLERR | POLLHUP | POLLNVAL;
 		if (ev->fd == fd && revents)
@@ -111,8 +120,8 @@ void ckpt_osevent_occurred_timeout(ckpt_ctx *ctx, void *for_ckpt)
 	AO_LIST_FOR_EACH(pos, &ctx->timers)
 	{
 		ao_time *ev = CONTAINER_OF(pos, ao_time, entry);
-		if (ev == for_ckpt) {
-			ao_time_fire(&egc, ev, ctx->loop_kind == CKPT_LOOP_HOOKS);
+		if (ev->hook_id == id_of(for_ckpt)) {
+			ao_time_fire(&egc, ev, true);
 			break;
 		}
 	}

@@ -2,6 +2,12 @@
  * loop_libev.c - the default binding: one libev watcher per registered fd
  * or timer, stored inside the ao_fd / ao_time.  The only file that
  * includes <ev.h>.
+ *
+ * A weak fd (the ctx's doorbell) is unreferenced once started, so it alone
+ * does not keep ev_run() going; while operations are in flight the ctx
+ * holds one reference on the loop instead (hold), so a loop run until it
+ * has nothing left to do does not stop under them.  Every call here runs
+ * on the loop's thread (see ckptdev/ao.h, THREADS).
  */
 #include <assert.h>
 #include <ev.h>
@@ -21,7 +27,7 @@ static ev_timer *timer_of(ao_time *ev)
 	return (ev_timer *)(void *)ev->backend;
 }
 
-static int ev_events(short events)
+static int libev_mask(short events)
 {
 	return ((events & POLLIN) ? EV_READ : 0) | ((events & POLLOUT) ? EV_WRITE : 0);
 }
@@ -49,9 +55,11 @@ static int libev_fd_register(ckpt_ctx *ctx, ao_fd *ev)
 {
 	ev_io *w = io_of(ev);
 
-	ev_io_init(w, io_cb, ev->fd, ev_events(ev->events));
+	ev_io_init(w, io_cb, ev->fd, libev_mask(ev->events));
 	w->data = ev;
 	ev_io_start(ctx->ev_loop, w);
+	if (ev->weak)
+		ev_unref(ctx->ev_loop);
 	return 0;
 }
 
@@ -59,14 +67,20 @@ static int libev_fd_modify(ckpt_ctx *ctx, ao_fd *ev, short events)
 {
 	ev_io *w = io_of(ev);
 
+	if (ev->weak)
+		ev_ref(ctx->ev_loop);
 	ev_io_stop(ctx->ev_loop, w);
-	ev_io_set(w, ev->fd, ev_events(events));
+	ev_io_set(w, ev->fd, libev_mask(events));
 	ev_io_start(ctx->ev_loop, w);
+	if (ev->weak)
+		ev_unref(ctx->ev_loop);
 	return 0;
 }
 
 static void libev_fd_deregister(ckpt_ctx *ctx, ao_fd *ev)
 {
+	if (ev->weak)
+		ev_ref(ctx->ev_loop);
 	ev_io_stop(ctx->ev_loop, io_of(ev));
 }
 
@@ -105,6 +119,14 @@ static void libev_time_deregister(ckpt_ctx *ctx, ao_time *ev)
 	ev_timer_stop(ctx->ev_loop, timer_of(ev));
 }
 
+static void libev_hold(ckpt_ctx *ctx, bool on)
+{
+	if (on)
+		ev_ref(ctx->ev_loop);
+	else
+		ev_unref(ctx->ev_loop);
+}
+
 int ao_loop_libev_init(ckpt_ctx *ctx, struct ev_loop *loop)
 {
 	if (!loop)
@@ -124,4 +146,5 @@ const struct ao_loop_ops ao_loop_libev_ops = {
         .time_register = libev_time_register,
         .time_modify = libev_time_modify,
         .time_deregister = libev_time_deregister,
+        .hold = libev_hold,
 };

@@ -22,9 +22,9 @@
 
 #include "internal.h"
 
-static void xs_watch_fd_cb(ao_egc *egc, ao_fd *ev, int fd, short events, short revents);
-static void xs_live_cb(ao_egc *egc, ao_fd *ev, int fd, short events, short revents);
-static void xs_lost_timer_cb(ao_egc *egc, ao_time *ev);
+static void watch_fd_cb(ao_egc *egc, ao_fd *ev, int fd, short events, short revents);
+static void daemon_gone_cb(ao_egc *egc, ao_fd *ev, int fd, short events, short revents);
+static void lost_work(ao_egc *egc, ao_work *w);
 
 /* The socket libxenstore will use, as it chooses it. */
 static void daemon_socket(char *buf, size_t len)
@@ -55,7 +55,7 @@ static void open_liveness(ckpt_ctx *ctx)
 		close(s);
 		return;
 	}
-	if (ao_fd_register(ctx, &ctx->xs_live_fd, xs_live_cb, s, POLLIN)) {
+	if (ao_fd_register(ctx, &ctx->xs_live_fd, daemon_gone_cb, s, POLLIN)) {
 		close(s);
 		return;
 	}
@@ -88,7 +88,7 @@ int ao_xs_handle(ckpt_ctx *ctx, struct xs_handle **xsh_out)
 		rc = CKPT_ERROR_XENSTORE;
 		goto fail;
 	}
-	rc = ao_fd_register(ctx, &ctx->xs_watch_fd, xs_watch_fd_cb, fd, POLLIN);
+	rc = ao_fd_register(ctx, &ctx->xs_watch_fd, watch_fd_cb, fd, POLLIN);
 	if (rc)
 		goto fail;
 	open_liveness(ctx);
@@ -104,7 +104,7 @@ void ao_xs_close(ckpt_ctx *ctx)
 {
 	ao_fd_deregister(ctx, &ctx->xs_watch_fd);
 	ao_fd_deregister(ctx, &ctx->xs_live_fd);
-	ao_time_deregister(ctx, &ctx->xs_lost_timer);
+	ao_work_cancel(ctx, &ctx->xs_lost_work);
 	if (ctx->xs_live_sock >= 0)
 		close(ctx->xs_live_sock);
 	ctx->xs_live_sock = -1;
@@ -130,7 +130,7 @@ void ao_xs_lost(ao_egc *egc, const char *why)
 }
 
 /* A request failed with errno e: a dead connection is handled from a
- * fresh egc, so that no watch callback runs inside the caller. */
+ * later egc, so that no watch callback runs inside the caller. */
 static int request_failed(ckpt_ctx *ctx, int e)
 {
 	switch (e) {
@@ -140,20 +140,19 @@ static int request_failed(ckpt_ctx *ctx, int e)
 	case ECONNRESET:
 	case ENOTCONN:
 	case ECONNREFUSED:
-		if (!ao_time_is_registered(&ctx->xs_lost_timer))
-			ao_time_register_rel(ctx, &ctx->xs_lost_timer, xs_lost_timer_cb, 0);
+		ao_work_post(ctx, &ctx->xs_lost_work, lost_work);
 		break;
 	}
 	return ao_rc_from_xs_errno(e);
 }
 
-static void xs_lost_timer_cb(ao_egc *egc, ao_time *ev)
+static void lost_work(ao_egc *egc, ao_work *w)
 {
-	(void)ev;
+	(void)w;
 	ao_xs_lost(egc, "a request failed");
 }
 
-static void xs_live_cb(ao_egc *egc, ao_fd *ev, int fd, short events, short revents)
+static void daemon_gone_cb(ao_egc *egc, ao_fd *ev, int fd, short events, short revents)
 {
 	char c;
 	ssize_t n;
@@ -167,7 +166,7 @@ static void xs_live_cb(ao_egc *egc, ao_fd *ev, int fd, short events, short reven
 	ao_xs_lost(egc, "the daemon closed its socket");
 }
 
-static void xs_watch_fd_cb(ao_egc *egc, ao_fd *ev, int fd, short events, short revents)
+static void watch_fd_cb(ao_egc *egc, ao_fd *ev, int fd, short events, short revents)
 {
 	(void)ev;
 	(void)fd;

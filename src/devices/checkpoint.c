@@ -1,8 +1,10 @@
 /*
  * checkpoint.c - the synchronous checkpoint steps: postsuspend, preresume,
- * commit.  No event loop, no allocation: each step takes the lock, checks
- * the order, and runs the step on every READY device, kind by kind (one
- * batched call for kinds that offer one).
+ * commit.  No event loop, no allocation, and not the ctx lock: each step
+ * takes only its set's step_lock (see internal.h, LOCKS), checks the
+ * order, and runs the step on every READY device, kind by kind (one
+ * batched call for kinds that offer one).  So a step never waits for
+ * another devset's setup or teardown, and may be called from any thread.
  */
 #include "internal.h"
 
@@ -99,7 +101,7 @@ static int run_step(ckpt_devset *set, enum step_id s)
 	if (!set)
 		return CKPT_ERROR_INVAL;
 	ctx = set->ctx;
-	ao_ctx_lock(ctx);
+	pthread_mutex_lock(&set->step_lock);
 	if (set->state != CKPT_DEV_READY) {
 		LOG(ctx, ERROR, "ckpt_devset_%s: domain %u: the devset is %s, not ready",
 		    steps[s].name, set->domid, ckpt_dev_state_name(set->state));
@@ -119,7 +121,7 @@ static int run_step(ckpt_devset *set, enum step_id s)
 	}
 	set->phase = steps[s].to;
 out:
-	ao_ctx_unlock(ctx);
+	pthread_mutex_unlock(&set->step_lock);
 	return rc;
 }
 

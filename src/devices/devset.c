@@ -41,6 +41,15 @@ static bool transition_ok(enum ckpt_dev_state from, enum ckpt_dev_state to)
 	return false;
 }
 
+void devset_set_state(ckpt_devset *set, enum ckpt_dev_state to)
+{
+	pthread_mutex_lock(&set->step_lock);
+	set->state = to;
+	if (to == CKPT_DEV_READY)
+		set->phase = PHASE_IDLE;
+	pthread_mutex_unlock(&set->step_lock);
+}
+
 void dev_set_state(ckpt_dev *dev, enum ckpt_dev_state to)
 {
 	assert(transition_ok(dev->state, to));
@@ -103,6 +112,7 @@ static void devset_dispose(ckpt_devset *set)
 	}
 	free(set->groups);
 	free(set->devs);
+	pthread_mutex_destroy(&set->step_lock);
 	free(set);
 }
 
@@ -141,6 +151,7 @@ int ckpt_devset_new(ckpt_ctx *ctx, uint32_t domid, const ckpt_dev_spec *specs, s
 	set = ao_calloc(1, sizeof(*set));
 	set->ctx = ctx;
 	set->domid = domid;
+	pthread_mutex_init(&set->step_lock, NULL);
 	set->state = CKPT_DEV_NEW;
 	set->devs = ao_calloc(n, sizeof(*set->devs));
 	ao_time_init(&set->timeout);
@@ -177,6 +188,7 @@ int ckpt_devset_new(ckpt_ctx *ctx, uint32_t domid, const ckpt_dev_spec *specs, s
 		dev->devid = spec->devid;
 		dev->params = copy_params(spec->params);
 		dev->state = CKPT_DEV_NEW;
+		atomic_init(&dev->reported, true); /* nothing to report yet */
 		ao_work_init(&dev->done_work);
 		snprintf(dev->name, sizeof(dev->name), "%s %d", dev->kind->name, dev->devid);
 		set->n = i + 1;
@@ -228,7 +240,13 @@ void ckpt_devset_set_setup_timeout(ckpt_devset *set, unsigned ms)
 
 enum ckpt_dev_state ckpt_devset_state(const ckpt_devset *set)
 {
-	return set->state;
+	ckpt_devset *s = (ckpt_devset *)set; /* the lock, not the set, changes */
+	enum ckpt_dev_state state;
+
+	pthread_mutex_lock(&s->step_lock);
+	state = s->state;
+	pthread_mutex_unlock(&s->step_lock);
+	return state;
 }
 
 uint32_t ckpt_devset_domid(const ckpt_devset *set)
@@ -268,12 +286,18 @@ ckpt_ctx *ckpt_dev_ctx(const ckpt_dev *dev)
 
 enum ckpt_dev_state ckpt_dev_state(const ckpt_dev *dev)
 {
-	return dev->state;
+	ckpt_ctx *ctx = dev->set->ctx;
+	enum ckpt_dev_state state;
+
+	ao_ctx_lock(ctx);
+	state = dev->state;
+	ao_ctx_unlock(ctx);
+	return state;
 }
 
 int ckpt_dev_last_rc(const ckpt_dev *dev)
 {
-	return dev->last_rc;
+	return atomic_load_explicit(&dev->last_rc, memory_order_relaxed);
 }
 
 const char *ckpt_dev_param(const ckpt_dev *dev, const char *key)
@@ -315,9 +339,4 @@ void ckpt_dev_set_priv(ckpt_dev *dev, void *priv)
 void *ckpt_dev_subkind(const ckpt_dev *dev)
 {
 	return dev->group->subkind_priv;
-}
-
-ao *dev_ao(const ckpt_dev *dev)
-{
-	return dev->set->op == OP_SETUP ? dev->set->ao : NULL;
 }

@@ -4,8 +4,10 @@
  * It shows every part a kind has: parameters checked when the devset is
  * made (validate), per-device state made there and released by dispose,
  * an optional script run through the core's async exec at setup and
- * teardown (so abort and timeouts come for free), and checkpoint steps
- * that must be quick: here they only count.
+ * teardown, an abort op that stops a running script (SIGTERM to its
+ * process group, SIGKILL after DISK_GRACE_MS), so ckpt_ao_abort() and the
+ * devset's setup timeout bound it, and checkpoint steps that must be
+ * quick: here they only count.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -16,6 +18,7 @@
 #include "internal.h"
 
 #define DISK_TIMEOUT_MS   10000
+#define DISK_GRACE_MS     1000 /* after SIGTERM, on timeout or abort */
 #define DISK_TARGET_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._:-"
 
 struct disk {
@@ -95,11 +98,12 @@ static void disk_run(ckpt_dev *dev, bool setup)
 		return;
 	}
 	d->argv[1] = setup ? "setup" : "teardown";
-	d->x.ao = dev_ao(dev);
+	d->x.ao = NULL; /* stopped by disk_abort, politely */
 	d->x.what = d->argv[0];
 	d->x.argv = d->argv;
 	d->x.env = d->env;
 	d->x.timeout_ms = d->timeout_ms;
+	d->x.grace_ms = DISK_GRACE_MS;
 	d->x.callback = disk_script_cb;
 	rc = ao_exec_start(egc, &d->x);
 	if (rc)
@@ -128,6 +132,13 @@ static void disk_teardown(ckpt_dev *dev)
 	disk_run(dev, false);
 }
 
+static void disk_abort(ckpt_dev *dev)
+{
+	struct disk *d = ckpt_dev_priv(dev);
+
+	ao_exec_stop(ao_egc_current(ckpt_dev_ctx(dev)), &d->x, CKPT_ERROR_ABORTED);
+}
+
 static int disk_postsuspend(ckpt_dev *dev)
 {
 	((struct disk *)ckpt_dev_priv(dev))->stats.postsuspend++;
@@ -152,6 +163,7 @@ const ckpt_dev_kind dev_disk_kind = {
         .dispose = disk_dispose,
         .setup = disk_setup,
         .teardown = disk_teardown,
+        .abort = disk_abort,
         .postsuspend = disk_postsuspend,
         .preresume = disk_preresume,
         .commit = disk_commit,
@@ -163,9 +175,13 @@ int ckpt_disk_get_stats(const ckpt_dev *dev, ckpt_disk_stats *out)
 
 	if (!dev || !out || dev->kind != &dev_disk_kind)
 		return CKPT_ERROR_INVAL;
+	/* setups/teardowns change under the ctx lock, the step counts under
+	 * the set's step lock */
 	ao_ctx_lock(dev->set->ctx);
+	pthread_mutex_lock(&dev->set->step_lock);
 	d = ckpt_dev_priv(dev);
 	*out = d->stats;
+	pthread_mutex_unlock(&dev->set->step_lock);
 	ao_ctx_unlock(dev->set->ctx);
 	return 0;
 }

@@ -10,11 +10,22 @@
  *   TEARING_DOWN   -> DOWN                       (its ckpt_dev_done)
  * Anything else is a bug in the layer and asserts.
  *
- * A kind reports the end of setup/teardown with ckpt_dev_done(), possibly
- * from inside the op itself.  The layer never acts on that report on the
- * spot: it queues the device as egc work (ao_work), handled once the code
- * that is running returns.  So the layer's loops over devices are never
- * re-entered, whatever the kind does.
+ * A kind reports the end of setup/teardown with ckpt_dev_done(), from
+ * inside the op itself, from a later event, or from a thread of its own.
+ * The layer never acts on that report on the spot: it queues the device's
+ * done_work, on the running egc when the report comes from inside the
+ * library on this thread, else posted to the loop (ao_work_post).  So the
+ * layer's loops over devices are never re-entered, and the rest of the
+ * operation and the application's callback always run on a thread that
+ * runs the event loop, whatever thread the kind reports from.
+ *
+ * LOCKS
+ *   The ctx lock guards everything, as in the core, except the checkpoint
+ *   path: the set's step_lock guards set->state (written under both
+ *   locks, ctx lock first) and set->phase, and is the only lock the
+ *   checkpoint steps take.  So a READY set's checkpoint never waits for
+ *   another devset's setup or teardown, whatever blocking work that does
+ *   under the ctx lock.  While a set is READY no device changes state.
  */
 #ifndef CKPT_DEVICES_INTERNAL_H
 #define CKPT_DEVICES_INTERNAL_H
@@ -29,11 +40,12 @@ struct ckpt_dev {
 	int devid;
 	char **params; /* "key=value", NULL-terminated, owned */
 	enum ckpt_dev_state state;
-	int last_rc;
-	void *priv;      /* the kind's */
-	bool op_pending; /* setup/teardown started, done not yet seen */
-	bool timed_out;  /* the setup timeout passed while it ran */
-	int done_rc;     /* from ckpt_dev_done, until handled */
+	atomic_int last_rc;   /* any thread reads it (ckpt_dev_last_rc) */
+	void *priv;           /* the kind's */
+	bool op_pending;      /* setup/teardown started, done not yet handled */
+	atomic_bool reported; /* ckpt_dev_done has been called for it */
+	bool timed_out;       /* the setup timeout passed while it ran */
+	int done_rc;          /* from ckpt_dev_done, until handled */
 	ao_work done_work;
 	ao_join_member member;
 	char name[48]; /* "nic 0", for the log */
@@ -67,6 +79,7 @@ enum devset_op {
 struct ckpt_devset {
 	ckpt_ctx *ctx;
 	uint32_t domid;
+	pthread_mutex_t step_lock; /* see LOCKS above */
 	enum ckpt_dev_state state; /* NEW, SETTING_UP, READY, TEARING_DOWN, DOWN */
 	enum dev_phase phase;
 	size_t n;
@@ -77,7 +90,7 @@ struct ckpt_devset {
 
 	/* the running operation, one at a time */
 	enum devset_op op;
-	ao *ao;
+	ao_op *ao;
 	int setup_rc; /* first setup error, kept over rollback */
 	ao_join join;
 	ao_abortable abrt;
@@ -90,12 +103,11 @@ HIDDEN extern const ckpt_dev_kind dev_disk_kind;
 HIDDEN extern const ckpt_dev_kind dev_nic_kind;
 
 HIDDEN void dev_set_state(ckpt_dev *dev, enum ckpt_dev_state to);
+/* Change the set's state (ctx lock held; takes the step lock). */
+HIDDEN void devset_set_state(ckpt_devset *set, enum ckpt_dev_state to);
 /* The numeric parameter key, if given, in 1..max (else logged, INVAL);
  * *out is left alone when the parameter is absent. */
 HIDDEN int dev_param_ulong(ckpt_dev *dev, const char *key, unsigned long max, unsigned long *out);
-/* The ao of the operation the device is part of (NULL in teardown, which
- * is not abortable). */
-HIDDEN ao *dev_ao(const ckpt_dev *dev);
 
 #define DEV_LOG(dev, lvl, fmt, ...)                                                                \
 	LOG((dev)->set->ctx, lvl, "domain %u: %s: " fmt, (dev)->set->domid, (dev)->name,           \

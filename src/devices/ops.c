@@ -71,27 +71,30 @@ static int init_subkinds(ckpt_devset *set)
 /* Started and not yet reported done. */
 static bool dev_running(const ckpt_dev *dev)
 {
-	return dev->op_pending && !ao_list_linked(&dev->done_work.entry);
+	return dev->op_pending && !atomic_load(&dev->reported);
 }
 
+/*
+ * Any thread, any time, with or without the lock (see internal.h): only
+ * the first report of a running step counts, and it is acted on later, on
+ * a thread that runs the loop.  The report itself touches nothing the
+ * ctx lock guards, so a kind's thread never waits for the library here.
+ */
 void ckpt_dev_done(ckpt_dev *dev, int rc)
 {
 	ckpt_ctx *ctx = dev->set->ctx;
-	ao_egc own, *egc = ao_egc_current(ctx);
+	ao_egc *egc = ao_egc_current(ctx);
 
-	if (!egc) {
-		ao_egc_enter(&own, ctx);
-		egc = &own;
-	}
-	if (!dev_running(dev)) {
+	if (atomic_exchange(&dev->reported, true)) {
 		DEV_LOG(dev, ERROR, "ckpt_dev_done: no %s is running (the kind reported twice?)",
 		        "setup or teardown");
-	} else {
-		dev->done_rc = rc;
-		ao_work_queue(egc, &dev->done_work, dev_done_work);
+		return;
 	}
-	if (egc == &own)
-		ao_egc_leave(&own);
+	dev->done_rc = rc;
+	if (egc)
+		ao_work_queue(egc, &dev->done_work, dev_done_work);
+	else
+		ao_work_post(ctx, &dev->done_work, dev_done_work);
 }
 
 /* A device's setup or teardown has ended (dev->done_rc). */
@@ -128,6 +131,7 @@ static void dev_start(ckpt_dev *dev, bool setup)
 
 	dev->op_pending = true;
 	dev->timed_out = false;
+	atomic_store(&dev->reported, false);
 	rc = ao_fault(ctx, setup ? FP_DEV_SETUP : FP_DEV_TEARDOWN);
 	if (rc) {
 		DEV_LOG(dev, ERROR, "%s: %s", setup ? "setup" : "teardown", ckpt_strerror(rc));
@@ -144,15 +148,24 @@ static void dev_start(ckpt_dev *dev, bool setup)
 /*
  * Enter the library for an operation on set.  idle_only: the set must be
  * NEW or DOWN (else CKPT_ERROR_INVAL); otherwise it must not be in the
- * middle of another operation (else CKPT_ERROR_BUSY).  On refusal the
- * reason is logged and the egc already left.
+ * middle of another operation (else CKPT_ERROR_BUSY).  A bad how is
+ * CKPT_ERROR_INVAL (ao_how_check).  On refusal the reason is logged and
+ * the egc already left.
  */
-static int op_enter(ao_egc *egc, ckpt_devset *set, const char *fn, bool idle_only)
+static int op_enter(ao_egc *egc, ckpt_devset *set, const char *fn, bool idle_only,
+                    const ckpt_async_how *how)
 {
-	bool idle = set->state == CKPT_DEV_NEW || set->state == CKPT_DEV_DOWN;
-	bool busy = set->state == CKPT_DEV_SETTING_UP || set->state == CKPT_DEV_TEARING_DOWN;
+	bool idle, busy;
+	int rc;
 
 	ao_egc_enter(egc, set->ctx);
+	idle = set->state == CKPT_DEV_NEW || set->state == CKPT_DEV_DOWN;
+	busy = set->state == CKPT_DEV_SETTING_UP || set->state == CKPT_DEV_TEARING_DOWN;
+	rc = ao_how_check(egc, how, fn);
+	if (rc) {
+		ao_egc_leave(egc);
+		return rc;
+	}
 	if (idle_only ? idle : !busy)
 		return 0;
 	LOG(set->ctx, ERROR, "%s: domain %u: the devset is %s%s", fn, set->domid,
@@ -162,7 +175,7 @@ static int op_enter(ao_egc *egc, ckpt_devset *set, const char *fn, bool idle_onl
 }
 
 /* The initiator's return: see ao_inprogress(). */
-static int op_return(ao_egc *egc, ao *ao)
+static int op_return(ao_egc *egc, ao_op *ao)
 {
 	int rc = ao_inprogress(egc, ao);
 
@@ -174,18 +187,18 @@ int ckpt_devset_setup(ckpt_devset *set, const ckpt_async_how *how)
 {
 	ckpt_ctx *ctx;
 	ao_egc egc;
-	ao *ao;
+	ao_op *ao;
 	int rc;
 
 	if (!set)
 		return CKPT_ERROR_INVAL;
 	ctx = set->ctx;
-	rc = op_enter(&egc, set, "ckpt_devset_setup", true);
+	rc = op_enter(&egc, set, "ckpt_devset_setup", true, how);
 	if (rc)
 		return rc;
 	set->ao = ao = ao_create(&egc, how);
 	set->op = OP_SETUP;
-	set->state = CKPT_DEV_SETTING_UP;
+	devset_set_state(set, CKPT_DEV_SETTING_UP);
 	set->setup_rc = 0;
 	LOG(ctx, DEBUG, "domain %u: setting up %zu device(s)", set->domid, set->n);
 
@@ -201,7 +214,7 @@ int ckpt_devset_setup(ckpt_devset *set, const ckpt_async_how *how)
 		ao_time_deregister(ctx, &set->timeout);
 		ao_abortable_deregister(&set->abrt);
 		cleanup_subkinds(set);
-		set->state = CKPT_DEV_DOWN;
+		devset_set_state(set, CKPT_DEV_DOWN);
 		op_end(&egc, set, rc);
 		goto out;
 	}
@@ -258,8 +271,7 @@ static void setup_join_cb(ao_egc *egc, ao_join *j, int rc)
 	if (!rc && set->ao->aborting)
 		rc = CKPT_ERROR_ABORTED; /* everything came up, but the caller gave up */
 	if (!rc) {
-		set->state = CKPT_DEV_READY;
-		set->phase = PHASE_IDLE;
+		devset_set_state(set, CKPT_DEV_READY);
 		LOG(set->ctx, DEBUG, "domain %u: %zu device(s) ready", set->domid, set->n);
 		op_end(egc, set, 0);
 		return;
@@ -275,15 +287,16 @@ static void setup_join_cb(ao_egc *egc, ao_join *j, int rc)
 int ckpt_devset_teardown(ckpt_devset *set, const ckpt_async_how *how)
 {
 	ao_egc egc;
-	ao *ao;
+	ao_op *ao;
 	int rc;
 
 	if (!set)
 		return CKPT_ERROR_INVAL;
-	rc = op_enter(&egc, set, "ckpt_devset_teardown", false);
+	rc = op_enter(&egc, set, "ckpt_devset_teardown", false, how);
 	if (rc)
 		return rc;
 	set->ao = ao = ao_create(&egc, how);
+	ao->unabortable = true;
 	if (set->state == CKPT_DEV_READY)
 		start_teardown(&egc, set, OP_TEARDOWN);
 	else
@@ -294,15 +307,16 @@ int ckpt_devset_teardown(ckpt_devset *set, const ckpt_async_how *how)
 int ckpt_devset_cleanup(ckpt_devset *set, const ckpt_async_how *how)
 {
 	ao_egc egc;
-	ao *ao;
+	ao_op *ao;
 	int rc;
 
 	if (!set)
 		return CKPT_ERROR_INVAL;
-	rc = op_enter(&egc, set, "ckpt_devset_cleanup", true);
+	rc = op_enter(&egc, set, "ckpt_devset_cleanup", true, how);
 	if (rc)
 		return rc;
 	set->ao = ao = ao_create(&egc, how);
+	ao->unabortable = true;
 	rc = init_subkinds(set);
 	if (rc)
 		op_end(&egc, set, rc);
@@ -314,7 +328,7 @@ int ckpt_devset_cleanup(ckpt_devset *set, const ckpt_async_how *how)
 static void start_teardown(ao_egc *egc, ckpt_devset *set, enum devset_op op)
 {
 	set->op = op;
-	set->state = CKPT_DEV_TEARING_DOWN;
+	devset_set_state(set, CKPT_DEV_TEARING_DOWN);
 	ao_join_init(&set->join, set->ao, teardown_join_cb,
 	             op == OP_ROLLBACK ? "devset rollback" : "devset teardown");
 	for (size_t i = 0; i < set->n; i++) {
@@ -335,14 +349,16 @@ static void teardown_join_cb(ao_egc *egc, ao_join *j, int rc)
 	ckpt_devset *set = CONTAINER_OF(j, ckpt_devset, join);
 
 	cleanup_subkinds(set);
-	set->state = CKPT_DEV_DOWN;
+	devset_set_state(set, CKPT_DEV_DOWN);
 	LOG(set->ctx, DEBUG, "domain %u: devices down", set->domid);
-	op_end(egc, set, set->op == OP_ROLLBACK ? set->setup_rc : rc);
+	if (set->op == OP_ROLLBACK)
+		rc = set->ao->aborting ? CKPT_ERROR_ABORTED : set->setup_rc;
+	op_end(egc, set, rc);
 }
 
 static void op_end(ao_egc *egc, ckpt_devset *set, int rc)
 {
-	ao *ao = set->ao;
+	ao_op *ao = set->ao;
 
 	set->op = OP_NONE;
 	set->ao = NULL;

@@ -144,7 +144,7 @@ static void run_script(ckpt_dev *dev, bool setup)
 
 	n->setting_up = setup;
 	n->argv[1] = setup ? "setup" : "teardown";
-	n->x.ao = dev_ao(dev);
+	n->x.ao = NULL; /* stopped by nic_abort, politely: its undo runs */
 	n->x.what = "remus-netbuf-setup";
 	n->x.argv = n->argv;
 	n->x.env = n->env;
@@ -254,6 +254,12 @@ static void nic_teardown(ckpt_dev *dev)
 	run_script(dev, false);
 }
 
+/* Let the script stop and undo what it did: SIGTERM, its grace, SIGKILL. */
+static void nic_abort(ckpt_dev *dev)
+{
+	ao_exec_stop(ao_egc_current(ckpt_dev_ctx(dev)), &nb_nic_of(dev)->x, CKPT_ERROR_ABORTED);
+}
+
 static int nic_postsuspend_all(ckpt_dev *const *devs, size_t n, int *rcs)
 {
 	return nb_plug_request(ckpt_dev_subkind(devs[0]), devs, n, NB_BUFFER, rcs);
@@ -272,6 +278,7 @@ const ckpt_dev_kind dev_nic_kind = {
         .cleanup_subkind = nic_cleanup_subkind,
         .setup = nic_setup,
         .teardown = nic_teardown,
+        .abort = nic_abort,
         .postsuspend_all = nic_postsuspend_all,
         .commit_all = nic_commit_all,
 };
@@ -284,15 +291,17 @@ int ckpt_nic_get_stats(const ckpt_dev *dev, ckpt_nic_stats *out)
 	if (!dev || !out)
 		return CKPT_ERROR_INVAL;
 	ctx = ckpt_dev_ctx(dev);
-	ao_ctx_lock(ctx);
-	if (dev->kind != &dev_nic_kind || dev->state != CKPT_DEV_READY || !nb_nic_of(dev)->plug) {
+	/* the netlink socket is the checkpoint path's: its lock, not ctx's */
+	pthread_mutex_lock(&dev->set->step_lock);
+	if (dev->kind != &dev_nic_kind || dev->set->state != CKPT_DEV_READY ||
+	    dev->state != CKPT_DEV_READY || !nb_nic_of(dev)->plug) {
 		LOG(ctx, ERROR, "ckpt_nic_get_stats: domain %u: %s is not a ready nic",
 		    ckpt_dev_domid(dev), dev->name);
 		rc = CKPT_ERROR_INVAL;
 	} else {
 		rc = nb_plug_stats(ckpt_dev_subkind(dev), nb_nic_of(dev)->plug, out);
 	}
-	ao_ctx_unlock(ctx);
+	pthread_mutex_unlock(&dev->set->step_lock);
 	return rc;
 }
 

@@ -318,7 +318,7 @@ void tloop_free(struct tloop *L)
 
 	if (!L)
 		return;
-	rc = ckpt_ctx_free(L->ctx);
+	rc = L->ctx ? ckpt_ctx_free(L->ctx) : 0;
 	if (rc)
 		FAIL("ckpt_ctx_free: %s", ckpt_strerror(rc));
 	if (L->ev)
@@ -343,6 +343,11 @@ void tloop_free(struct tloop *L)
 ckpt_ctx *tloop_ctx(struct tloop *L)
 {
 	return L->ctx;
+}
+
+void tloop_forget_ctx(struct tloop *L)
+{
+	L->ctx = NULL;
 }
 
 enum ckpt_loop_kind tloop_kind(struct tloop *L)

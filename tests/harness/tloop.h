@@ -25,6 +25,8 @@ struct tloop *tloop_new(enum ckpt_loop_kind kind);
 /* Frees the ctx (which must succeed) and the loop. */
 void tloop_free(struct tloop *L);
 ckpt_ctx *tloop_ctx(struct tloop *L);
+/* The ctx has been freed by the test itself: tloop_free leaves it alone. */
+void tloop_forget_ctx(struct tloop *L);
 enum ckpt_loop_kind tloop_kind(struct tloop *L);
 
 /* Run one iteration, waiting at most max_ms for something to happen. */

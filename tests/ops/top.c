@@ -15,7 +15,7 @@
 /* ---------------------------------------------------------------- timer */
 
 struct top_timer_op {
-	ao *ao;
+	ao_op *ao;
 	int rc;
 	ao_time timer;
 	ao_abortable abrt;
@@ -37,7 +37,7 @@ static void top_timer_abort_cb(ao_egc *egc, ao_abortable *a, int rc)
 }
 
 /* Start a timer op belonging to ao; 0 or an rc (nothing then runs). */
-static int top_timer_start(ao_egc *egc, struct top_timer_op *op, ao *ao, unsigned ms, int rc)
+static int top_timer_start(ao_egc *egc, struct top_timer_op *op, ao_op *ao, unsigned ms, int rc)
 {
 	int r;
 
@@ -72,7 +72,7 @@ int top_timer(ckpt_ctx *ctx, unsigned ms, int rc, const ckpt_async_how *how)
 {
 	struct top_timer_op *op = ao_calloc(1, sizeof(*op));
 	ao_egc egc;
-	ao *ao;
+	ao_op *ao;
 	int r;
 
 	ao_egc_enter(&egc, ctx);
@@ -91,7 +91,7 @@ int top_timer_moved(ckpt_ctx *ctx, unsigned first_ms, unsigned moved_ms, const c
 {
 	struct top_timer_op *op = ao_calloc(1, sizeof(*op));
 	ao_egc egc;
-	ao *ao;
+	ao_op *ao;
 	int r;
 
 	ao_egc_enter(&egc, ctx);
@@ -113,7 +113,7 @@ int top_timer_moved(ckpt_ctx *ctx, unsigned first_ms, unsigned moved_ms, const c
 int top_immediate(ckpt_ctx *ctx, int rc, const ckpt_async_how *how)
 {
 	ao_egc egc;
-	ao *ao;
+	ao_op *ao;
 	int r;
 
 	ao_egc_enter(&egc, ctx);
@@ -127,7 +127,7 @@ int top_immediate(ckpt_ctx *ctx, int rc, const ckpt_async_how *how)
 /* ----------------------------------------------------------------- join */
 
 struct top_join_op {
-	ao *ao;
+	ao_op *ao;
 	ao_join join;
 	unsigned n;
 	struct top_timer_op *timers;
@@ -136,7 +136,7 @@ struct top_join_op {
 static void top_join_cb(ao_egc *egc, ao_join *j, int rc)
 {
 	struct top_join_op *op = CONTAINER_OF(j, struct top_join_op, join);
-	ao *ao = op->ao;
+	ao_op *ao = op->ao;
 
 	free(op->timers);
 	free(op);
@@ -148,7 +148,7 @@ int top_join(ckpt_ctx *ctx, unsigned n, const unsigned *ms, const int *rc,
 {
 	struct top_join_op *op = ao_calloc(1, sizeof(*op));
 	ao_egc egc;
-	ao *ao;
+	ao_op *ao;
 	int r;
 
 	ao_egc_enter(&egc, ctx);
@@ -173,7 +173,7 @@ int top_join(ckpt_ctx *ctx, unsigned n, const unsigned *ms, const int *rc,
 /* ----------------------------------------------------------------- exec */
 
 struct top_exec_op {
-	ao *ao;
+	ao_op *ao;
 	int *status_out;
 	ao_exec x;
 };
@@ -181,7 +181,7 @@ struct top_exec_op {
 static void top_exec_cb(ao_egc *egc, ao_exec *x, int rc)
 {
 	struct top_exec_op *op = CONTAINER_OF(x, struct top_exec_op, x);
-	ao *ao = op->ao;
+	ao_op *ao = op->ao;
 
 	if (op->status_out)
 		*op->status_out = x->status;
@@ -194,7 +194,7 @@ int top_exec(ckpt_ctx *ctx, char *const *argv, char *const *env, unsigned timeou
 {
 	struct top_exec_op *op = ao_calloc(1, sizeof(*op));
 	ao_egc egc;
-	ao *ao;
+	ao_op *ao;
 	int r;
 
 	ao_egc_enter(&egc, ctx);
@@ -222,7 +222,7 @@ int top_exec(ckpt_ctx *ctx, char *const *argv, char *const *env, unsigned timeou
 /* ------------------------------------------------------------------- fd */
 
 struct top_fd_op {
-	ao *ao;
+	ao_op *ao;
 	char *byte_out;
 	ao_fd fd;
 	ao_time timer;
@@ -231,7 +231,7 @@ struct top_fd_op {
 
 static void top_fd_end(ao_egc *egc, struct top_fd_op *op, int rc)
 {
-	ao *ao = op->ao;
+	ao_op *ao = op->ao;
 
 	ao_fd_deregister(egc->ctx, &op->fd);
 	ao_time_deregister(egc->ctx, &op->timer);
@@ -274,7 +274,7 @@ int top_fd_read(ckpt_ctx *ctx, int fd, unsigned timeout_ms, char *byte_out,
 {
 	struct top_fd_op *op = ao_calloc(1, sizeof(*op));
 	ao_egc egc;
-	ao *ao;
+	ao_op *ao;
 	int r;
 
 	ao_egc_enter(&egc, ctx);
@@ -302,7 +302,7 @@ int top_fd_modified(ckpt_ctx *ctx, int fd, unsigned timeout_ms, const ckpt_async
 {
 	struct top_fd_op *op = ao_calloc(1, sizeof(*op));
 	ao_egc egc;
-	ao *ao;
+	ao_op *ao;
 	int r;
 
 	ao_egc_enter(&egc, ctx);
@@ -330,7 +330,7 @@ int top_fd_modified(ckpt_ctx *ctx, int fd, unsigned timeout_ms, const ckpt_async
 /* --------------------------------------------------------------- xswait */
 
 struct top_xswait_op {
-	ao *ao;
+	ao_op *ao;
 	char *want;
 	char **value_out;
 	ao_xswait xw;
@@ -349,7 +349,7 @@ static int top_xswait_check(ao_egc *egc, ao_xswait *xw, const char *value)
 static void top_xswait_cb(ao_egc *egc, ao_xswait *xw, int rc, const char *value)
 {
 	struct top_xswait_op *op = CONTAINER_OF(xw, struct top_xswait_op, xw);
-	ao *ao = op->ao;
+	ao_op *ao = op->ao;
 
 	if (op->value_out)
 		*op->value_out = value ? strdup(value) : NULL;
@@ -363,7 +363,7 @@ int top_xswait(ckpt_ctx *ctx, const char *path, const char *want, unsigned timeo
 {
 	struct top_xswait_op *op = ao_calloc(1, sizeof(*op));
 	ao_egc egc;
-	ao *ao;
+	ao_op *ao;
 	int r;
 
 	ao_egc_enter(&egc, ctx);
@@ -392,7 +392,7 @@ int top_xswait(ckpt_ctx *ctx, const char *path, const char *want, unsigned timeo
 /* -------------------------------------------------------------- xswatch */
 
 struct top_xswatch_op {
-	ao *ao;
+	ao_op *ao;
 	unsigned want, seen;
 	char **paths_out;
 	char *paths;
@@ -403,7 +403,7 @@ struct top_xswatch_op {
 
 static void top_xswatch_end(ao_egc *egc, struct top_xswatch_op *op, int rc)
 {
-	ao *ao = op->ao;
+	ao_op *ao = op->ao;
 
 	ao_xswatch_deregister(egc->ctx, &op->w);
 	ao_time_deregister(egc->ctx, &op->timer);
@@ -447,7 +447,7 @@ int top_xswatch(ckpt_ctx *ctx, const char *path, unsigned events, unsigned timeo
 {
 	struct top_xswatch_op *op = ao_calloc(1, sizeof(*op));
 	ao_egc egc;
-	ao *ao;
+	ao_op *ao;
 	int r;
 
 	ao_egc_enter(&egc, ctx);

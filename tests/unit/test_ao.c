@@ -297,15 +297,15 @@ TEST(poll_binding_reports_a_small_array)
 	ASSERT_OK(top_fd_read(tloop_ctx(L), p[0], 5000, &byte, &how));
 	ASSERT_RC(ckpt_osevent_beforepoll(tloop_ctx(L), &nfds, fds, &timeout),
 	          CKPT_ERROR_BUFFERFULL);
-	ASSERT_EQ(nfds, 2); /* the wake fd and the pipe */
+	ASSERT_EQ(nfds, 3); /* the poller's wake fd, the ctx's doorbell, the pipe */
 	ASSERT_EQ(timeout, -1);
-	ASSERT_TRUE(tlog_contains(L, "room for 1 entries, 2 are needed"));
+	ASSERT_TRUE(tlog_contains(L, "room for 1 entries, 3 are needed"));
 	nfds = 4;
 	ASSERT_OK(ckpt_osevent_beforepoll(tloop_ctx(L), &nfds, fds, &timeout));
-	ASSERT_EQ(nfds, 2);
+	ASSERT_EQ(nfds, 3);
 	ASSERT_GE(timeout, 4000);
 	ASSERT_LE(timeout, 5000);
-	ASSERT_EQ(fds[1].fd, p[0]);
+	ASSERT_EQ(fds[2].fd, p[0]);
 	ASSERT_EQ(write(p[1], "y", 1), 1);
 	ASSERT_EQ(poll(fds, (nfds_t)nfds, 1000), 1);
 	ckpt_osevent_afterpoll(tloop_ctx(L), nfds, fds);

@@ -1,0 +1,787 @@
+/*
+ * test_contract.c - the promises of ckptdev/ao.h and ckptdev/devices.h,
+ * checked as an outside toolstack would: through the public API, with an
+ * application device kind ("app") that reports the end of its steps
+ *   inside  from inside its setup/teardown op,
+ *   loop    later, from the loop's thread but outside the library,
+ *   thread  from a thread of its own, after delay_ms,
+ *   never   not at all (only an abort ends it),
+ * under every loop binding, for synchronous and asynchronous callers.
+ *
+ * Each test is named after the promise it checks.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../harness/test.h"
+#include "../harness/tloop.h"
+#include "../ops/top.h"
+#include "ckptdev/devices.h"
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#define P(...)                                                                                     \
+	(const char *const[])                                                                      \
+	{                                                                                          \
+		__VA_ARGS__, NULL                                                                  \
+	}
+
+/* --------------------------------------------------------- the app kind */
+
+struct appdev {
+	ckpt_dev *dev;
+	pthread_t thread;
+	bool thread_started;
+	int rc;
+	unsigned delay_ms;
+	struct appdev *next_pending; /* "loop" reports not yet made */
+};
+
+static pthread_mutex_t pending_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct appdev *pending;
+/* set while a test's kind op may block: see blocker_setup */
+static sem_t *blocker_sem;
+static atomic_int blocker_timed_out;
+
+static const char *app_param(ckpt_dev *dev, const char *key, const char *def)
+{
+	const char *v = ckpt_dev_param(dev, key);
+	return v ? v : def;
+}
+
+static int app_validate(ckpt_dev *dev)
+{
+	struct appdev *a = calloc(1, sizeof(*a));
+
+	a->dev = dev;
+	a->rc = atoi(app_param(dev, "rc", "0"));
+	a->delay_ms = (unsigned)atoi(app_param(dev, "delay_ms", "100"));
+	ckpt_dev_set_priv(dev, a);
+	return 0;
+}
+
+static void app_join(struct appdev *a)
+{
+	if (a->thread_started)
+		pthread_join(a->thread, NULL);
+	a->thread_started = false;
+}
+
+static void app_dispose(ckpt_dev *dev)
+{
+	struct appdev *a = ckpt_dev_priv(dev);
+
+	app_join(a);
+	free(a);
+}
+
+static void *app_thread(void *arg)
+{
+	struct appdev *a = arg;
+
+	usleep(a->delay_ms * 1000);
+	ckpt_dev_done(a->dev, a->rc);
+	return NULL;
+}
+
+static void app_step(ckpt_dev *dev, const char *mode, int rc)
+{
+	struct appdev *a = ckpt_dev_priv(dev);
+
+	if (!strcmp(mode, "inside")) {
+		ckpt_dev_done(dev, rc);
+	} else if (!strcmp(mode, "loop")) {
+		pthread_mutex_lock(&pending_lock);
+		a->rc = rc;
+		a->next_pending = pending;
+		pending = a;
+		pthread_mutex_unlock(&pending_lock);
+	} else if (!strcmp(mode, "thread")) {
+		app_join(a);
+		a->rc = rc;
+		if (pthread_create(&a->thread, NULL, app_thread, a))
+			ckpt_dev_done(dev, CKPT_ERROR_FAIL);
+		else
+			a->thread_started = true;
+	} /* "never": only abort ends it */
+}
+
+static void app_setup(ckpt_dev *dev)
+{
+	app_step(dev, app_param(dev, "setup", "inside"), atoi(app_param(dev, "rc", "0")));
+}
+
+static void app_teardown(ckpt_dev *dev)
+{
+	app_step(dev, app_param(dev, "teardown", "inside"), 0);
+}
+
+static void app_abort(ckpt_dev *dev)
+{
+	if (!strcmp(app_param(dev, "setup", "inside"), "never"))
+		ckpt_dev_done(dev, CKPT_ERROR_ABORTED);
+}
+
+static const ckpt_dev_kind app_kind = {
+        .name = "app",
+        .validate = app_validate,
+        .dispose = app_dispose,
+        .setup = app_setup,
+        .teardown = app_teardown,
+        .abort = app_abort,
+};
+
+/* "blocker": its setup blocks inside the op (as blocking I/O under the
+ * library's lock would) until the test posts blocker_sem, at most 5 s. */
+static void blocker_setup(ckpt_dev *dev)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 5;
+	while (sem_timedwait(blocker_sem, &until) < 0)
+		if (errno == ETIMEDOUT) {
+			atomic_store(&blocker_timed_out, 1);
+			break;
+		}
+	ckpt_dev_done(dev, 0);
+}
+
+static const ckpt_dev_kind blocker_kind = {
+        .name = "blocker",
+        .setup = blocker_setup,
+};
+
+/* Make the "loop" reports waiting, from this (the loop's) thread. */
+static void app_pump(void)
+{
+	struct appdev *list;
+
+	pthread_mutex_lock(&pending_lock);
+	list = pending;
+	pending = NULL;
+	pthread_mutex_unlock(&pending_lock);
+	while (list) {
+		struct appdev *a = list;
+		list = a->next_pending;
+		ckpt_dev_done(a->dev, a->rc);
+	}
+}
+
+/* ------------------------------------------------------------- helpers */
+
+/* What a completion callback saw. */
+struct seen {
+	atomic_int calls;
+	int rc;
+	pthread_t thread;
+	atomic_int *in_start; /* the test's "inside the starting call" flag */
+	int calls_inside_start;
+};
+
+static void seen_cb(ckpt_ctx *ctx, int rc, void *user)
+{
+	struct seen *s = user;
+
+	(void)ctx;
+	s->rc = rc;
+	s->thread = pthread_self();
+	if (s->in_start && atomic_load(s->in_start))
+		s->calls_inside_start++;
+	atomic_fetch_add(&s->calls, 1);
+}
+
+static struct tloop *app_loop(enum ckpt_loop_kind loop)
+{
+	struct tloop *L = tloop_new(loop);
+
+	ASSERT_OK(ckpt_kind_register(tloop_ctx(L), &app_kind));
+	ASSERT_OK(ckpt_kind_register(tloop_ctx(L), &blocker_kind));
+	return L;
+}
+
+static ckpt_devset *app_set(struct tloop *L, uint32_t domid, const ckpt_dev_spec *specs, size_t n)
+{
+	ckpt_devset *set = NULL;
+
+	ASSERT_OK(ckpt_devset_new(tloop_ctx(L), domid, specs, n, &set));
+	return set;
+}
+
+/*
+ * Run the loop until the callback has come, without a deadline of the
+ * loop's own: each iteration may sleep up to 20 s, so only the report
+ * itself can wake it in time (the runner's timeout fails a loop that is
+ * never woken).
+ */
+static void run_until_seen(struct tloop *L, struct seen *s)
+{
+	long long deadline = test_now_ms() + test_scale_ms(20000);
+
+	while (!atomic_load(&s->calls)) {
+		app_pump();
+		if (test_now_ms() > deadline)
+			FAIL("no completion within 20 s");
+		tloop_run_once(L, 20000);
+	}
+}
+
+/* Start op(set, how) with the "inside the starting call" flag up. */
+static int start(int (*op)(ckpt_devset *, const ckpt_async_how *), ckpt_devset *set, struct seen *s,
+                 ckpt_async_how *how)
+{
+	static atomic_int in_start;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	s->in_start = &in_start;
+	how->callback = seen_cb;
+	how->user = s;
+	atomic_store(&in_start, 1);
+	rc = op(set, how);
+	atomic_store(&in_start, 0);
+	return rc;
+}
+
+/* ------------------------------------------------- completion anywhere */
+
+static const char *const report_modes[] = {"inside", "loop", "thread"};
+
+/*
+ * ao.h: the callback comes exactly once, later, from the event loop, never
+ * from inside the starting call.  devices.h: a kind reports with
+ * ckpt_dev_done from anywhere.  Checked for every place a kind can report
+ * from, for setup, teardown and a rollback.
+ */
+TEST_LOOPS(async_callback_comes_once_from_the_loop_thread_whoever_reports)
+{
+	struct tloop *L = app_loop(loop);
+	pthread_t me = pthread_self();
+
+	for (size_t m = 0; m < ARRAY_LEN(report_modes); m++) {
+		char setup[32], teardown[32];
+		struct seen s;
+		ckpt_async_how how;
+		snprintf(setup, sizeof(setup), "setup=%s", report_modes[m]);
+		snprintf(teardown, sizeof(teardown), "teardown=%s", report_modes[m]);
+		const ckpt_dev_spec specs[] = {
+		        {"app", 0, P(setup, teardown, "delay_ms=200")},
+		        {"app", 1, P(setup, teardown, "delay_ms=50")},
+		};
+		const ckpt_dev_spec failing[] = {
+		        {"app", 0, P(setup, teardown, "delay_ms=300", "rc=-8")},
+		        {"app", 1, P(setup, teardown, "delay_ms=10")},
+		};
+		ckpt_devset *set = app_set(L, 1, specs, 2);
+		ckpt_devset *bad = app_set(L, 2, failing, 2);
+
+		ASSERT_OK(start(ckpt_devset_setup, set, &s, &how));
+		ASSERT_EQ(s.calls, 0);
+		run_until_seen(L, &s);
+		tloop_run_for(L, 20); /* a second call would come now */
+		ASSERT_EQ(s.calls, 1);
+		ASSERT_EQ(s.calls_inside_start, 0);
+		ASSERT_TRUE(pthread_equal(s.thread, me));
+		ASSERT_OK(s.rc);
+		ASSERT_EQ(ckpt_devset_state(set), CKPT_DEV_READY);
+
+		ASSERT_OK(start(ckpt_devset_teardown, set, &s, &how));
+		run_until_seen(L, &s);
+		tloop_run_for(L, 20);
+		ASSERT_EQ(s.calls, 1);
+		ASSERT_EQ(s.calls_inside_start, 0);
+		ASSERT_TRUE(pthread_equal(s.thread, me));
+		ASSERT_OK(s.rc);
+		ASSERT_EQ(ckpt_devset_state(set), CKPT_DEV_DOWN);
+
+		/* a failure reported by the kind: the rollback, then the
+		 * first error, still once and from the loop */
+		ASSERT_OK(start(ckpt_devset_setup, bad, &s, &how));
+		run_until_seen(L, &s);
+		tloop_run_for(L, 20);
+		ASSERT_EQ(s.calls, 1);
+		ASSERT_EQ(s.calls_inside_start, 0);
+		ASSERT_TRUE(pthread_equal(s.thread, me));
+		ASSERT_RC(s.rc, CKPT_ERROR_NETLINK);
+		ASSERT_EQ(ckpt_devset_state(bad), CKPT_DEV_DOWN);
+
+		ASSERT_OK(ckpt_devset_free(set));
+		ASSERT_OK(ckpt_devset_free(bad));
+	}
+	tloop_free(L);
+}
+
+/* ao.h: how == NULL runs the operation to its end before returning,
+ * whoever reports the end of its steps. */
+TEST_LOOPS(sync_call_returns_when_a_kind_thread_reports)
+{
+	struct tloop *L = app_loop(loop);
+	const ckpt_dev_spec specs[] = {
+	        {"app", 0, P("setup=thread", "teardown=thread", "delay_ms=200")},
+	        {"app", 1, P("setup=inside", "teardown=thread", "delay_ms=20")},
+	};
+	const ckpt_dev_spec failing[] = {
+	        {"app", 0, P("setup=thread", "teardown=thread", "delay_ms=300", "rc=-8")},
+	};
+	ckpt_devset *set = app_set(L, 1, specs, 2);
+	ckpt_devset *bad = app_set(L, 2, failing, 1);
+
+	ASSERT_OK(ckpt_devset_setup(set, NULL));
+	ASSERT_EQ(ckpt_devset_state(set), CKPT_DEV_READY);
+	ASSERT_OK(ckpt_devset_teardown(set, NULL));
+	ASSERT_EQ(ckpt_devset_state(set), CKPT_DEV_DOWN);
+	ASSERT_RC(ckpt_devset_setup(bad, NULL), CKPT_ERROR_NETLINK);
+	ASSERT_EQ(ckpt_devset_state(bad), CKPT_DEV_DOWN);
+	ASSERT_OK(ckpt_devset_free(set));
+	ASSERT_OK(ckpt_devset_free(bad));
+	tloop_free(L);
+}
+
+/*
+ * ao.h: "never from inside the starting call, even if the operation ends
+ * at once".  An application that holds its own lock across the start and
+ * takes it in the callback must not deadlock: the built-in disk without a
+ * script, and a set with nothing to tear down, end at once.
+ */
+static pthread_mutex_t app_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int lock_was_busy;
+
+static void locking_cb(ckpt_ctx *ctx, int rc, void *user)
+{
+	if (pthread_mutex_trylock(&app_lock) == EBUSY)
+		atomic_store(&lock_was_busy, 1);
+	else
+		pthread_mutex_unlock(&app_lock);
+	seen_cb(ctx, rc, user);
+}
+
+TEST_LOOPS(callback_never_runs_inside_the_starting_call)
+{
+	struct tloop *L = app_loop(loop);
+	const ckpt_dev_spec specs[] = {
+	        {"disk", 0, P("target=vg/guest")},
+	        {"app", 1, P("setup=inside", "teardown=inside")},
+	};
+	ckpt_devset *set = app_set(L, 1, specs, 2);
+	int (*ops[])(ckpt_devset *, const ckpt_async_how *) = {
+	        ckpt_devset_setup, ckpt_devset_teardown, ckpt_devset_teardown, ckpt_devset_cleanup};
+
+	atomic_store(&lock_was_busy, 0);
+	for (size_t i = 0; i < ARRAY_LEN(ops); i++) {
+		struct seen s;
+		ckpt_async_how how;
+
+		memset(&s, 0, sizeof(s));
+		how.callback = locking_cb;
+		how.user = &s;
+		pthread_mutex_lock(&app_lock);
+		ASSERT_OK(ops[i](set, &how));
+		ASSERT_EQ(s.calls, 0);
+		pthread_mutex_unlock(&app_lock);
+		run_until_seen(L, &s);
+		ASSERT_EQ(s.calls, 1);
+		ASSERT_OK(s.rc);
+	}
+	ASSERT_EQ(atomic_load(&lock_was_busy), 0);
+	ASSERT_OK(ckpt_devset_free(set));
+	tloop_free(L);
+}
+
+/* ao.h: a negative return means nothing was started and no callback will
+ * come; a how must carry a callback. */
+TEST_LOOPS(a_how_without_a_callback_is_refused)
+{
+	struct tloop *L = app_loop(loop);
+	const ckpt_dev_spec specs[] = {{"disk", 0, P("target=vg/guest")}};
+	ckpt_devset *set = app_set(L, 1, specs, 1);
+	ckpt_async_how none = {NULL, NULL};
+
+	ASSERT_RC(ckpt_devset_setup(set, &none), CKPT_ERROR_INVAL);
+	ASSERT_EQ(ckpt_devset_state(set), CKPT_DEV_NEW);
+	ASSERT_TRUE(tlog_contains(L, "has no callback"));
+	ASSERT_RC(ckpt_devset_cleanup(set, &none), CKPT_ERROR_INVAL);
+	ASSERT_RC(ckpt_devset_teardown(set, &none), CKPT_ERROR_INVAL);
+	tloop_run_for(L, 50);
+	ASSERT_OK(ckpt_devset_free(set));
+	tloop_free(L);
+}
+
+/*
+ * ao.h: ckpt_ctx_free destroys nothing while an operation has not
+ * completed or awaits its callback.  Two teardowns that end in one go:
+ * the first callback frees both sets and tries the ctx (BUSY: the second
+ * callback is due), the second frees the ctx.
+ */
+struct two_frees {
+	ckpt_devset *sets[2];
+	int rc[2];
+	atomic_int calls;
+	ckpt_ctx *ctx;
+};
+
+static void free_cb(ckpt_ctx *ctx, int rc, void *user)
+{
+	struct two_frees *t = user;
+	int n = atomic_load(&t->calls);
+
+	(void)rc;
+	if (n == 0) {
+		ASSERT_OK(ckpt_devset_free(t->sets[0]));
+		ASSERT_OK(ckpt_devset_free(t->sets[1]));
+	}
+	t->rc[n] = ckpt_ctx_free(ctx);
+	atomic_fetch_add(&t->calls, 1);
+}
+
+TEST_LOOPS(ctx_free_refuses_while_any_callback_is_due)
+{
+	struct tloop *L = app_loop(loop);
+	const ckpt_dev_spec specs[] = {{"disk", 0, P("target=vg/guest")}};
+	struct two_frees t = {.ctx = tloop_ctx(L)};
+	ckpt_async_how how[2] = {{free_cb, &t}, {free_cb, &t}};
+	long long deadline = test_now_ms() + test_scale_ms(5000);
+
+	for (int i = 0; i < 2; i++) {
+		t.sets[i] = app_set(L, (uint32_t)i + 1, specs, 1);
+		ASSERT_OK(ckpt_devset_setup(t.sets[i], NULL));
+	}
+	ASSERT_OK(ckpt_devset_teardown(t.sets[0], &how[0]));
+	ASSERT_OK(ckpt_devset_teardown(t.sets[1], &how[1]));
+	while (atomic_load(&t.calls) < 2 && test_now_ms() < deadline)
+		tloop_run_once(L, 100);
+	ASSERT_EQ(t.calls, 2);
+	ASSERT_RC(t.rc[0], CKPT_ERROR_BUSY);
+	ASSERT_OK(t.rc[1]);
+	tloop_forget_ctx(L); /* freed by the last callback */
+	tloop_free(L);
+}
+
+/* --------------------------------------------------- checkpoint path */
+
+struct cycler {
+	ckpt_devset *set;
+	int cycles;
+	int rc;
+	atomic_int done;
+};
+
+static void *cycle_thread(void *arg)
+{
+	struct cycler *c = arg;
+
+	for (int i = 0; i < c->cycles && !c->rc; i++) {
+		c->rc = ckpt_devset_postsuspend(c->set);
+		if (!c->rc)
+			c->rc = ckpt_devset_preresume(c->set);
+		if (!c->rc)
+			c->rc = ckpt_devset_commit(c->set);
+	}
+	atomic_store(&c->done, 1);
+	sem_post(blocker_sem); /* let the blocked setup go on */
+	return NULL;
+}
+
+/*
+ * devices.h: the checkpoint steps of a READY set need no event loop and
+ * never wait for another devset's work.  Devset B's setup blocks inside
+ * the library (its kind's op) until A's checkpoints are done; if a step
+ * of A waited for B, neither would finish and the blocker times out.
+ */
+TEST_LOOPS(checkpoint_never_waits_for_another_devsets_setup)
+{
+	struct tloop *L = app_loop(loop);
+	const ckpt_dev_spec a_specs[] = {
+	        {"disk", 0, P("target=vg/a")},
+	        {"app", 1, NULL},
+	};
+	const ckpt_dev_spec b_specs[] = {{"blocker", 0, NULL}};
+	ckpt_devset *a = app_set(L, 1, a_specs, 2);
+	ckpt_devset *b = app_set(L, 2, b_specs, 1);
+	struct cycler c = {.set = a, .cycles = 50};
+	sem_t sem;
+	pthread_t th;
+
+	sem_init(&sem, 0, 0);
+	blocker_sem = &sem;
+	atomic_store(&blocker_timed_out, 0);
+	ASSERT_OK(ckpt_devset_setup(a, NULL));
+	ASSERT_OK(pthread_create(&th, NULL, cycle_thread, &c));
+	/* blocks inside until the cycler is through (or 5 s) */
+	ASSERT_OK(ckpt_devset_setup(b, NULL));
+	pthread_join(th, NULL);
+	ASSERT_EQ(atomic_load(&blocker_timed_out), 0);
+	ASSERT_EQ(c.done, 1);
+	ASSERT_OK(c.rc);
+
+	ASSERT_OK(ckpt_devset_teardown(a, NULL));
+	ASSERT_OK(ckpt_devset_teardown(b, NULL));
+	ASSERT_OK(ckpt_devset_free(a));
+	ASSERT_OK(ckpt_devset_free(b));
+	sem_destroy(&sem);
+	blocker_sem = NULL;
+	tloop_free(L);
+}
+
+/* ------------------------------------------- built-in kinds and abort */
+
+static char *script_path(const char *name)
+{
+	static char path[128];
+
+	snprintf(path, sizeof(path), "/tmp/ckpt-contract-%d-%s.sh", (int)getpid(), name);
+	return path;
+}
+
+/*
+ * devices.h: after the setup timeout a device still setting up is told to
+ * abort and fails with TIMEDOUT.  The disk kind stops its script (TERM,
+ * a short grace, KILL), so the bound holds to within that grace, also for
+ * a script that ignores SIGTERM, far below the script's own 10 s timeout.
+ */
+TEST_LOOPS(setup_timeout_bounds_a_hung_disk_script)
+{
+	struct tloop *L = app_loop(loop);
+	const char *bodies[] = {
+	        "[ \"$1\" = setup ] || exit 0\nexec sleep 30",
+	        "[ \"$1\" = setup ] || exit 0\ntrap '' TERM; sleep 30; sleep 30",
+	};
+
+	for (size_t i = 0; i < ARRAY_LEN(bodies); i++) {
+		char param[160];
+		char *path = script_path(i ? "stubborn" : "hang");
+		ckpt_devset *set;
+		long long t0;
+
+		test_write_script(path, bodies[i]);
+		snprintf(param, sizeof(param), "script=%s", path);
+		const ckpt_dev_spec specs[] = {{"disk", 0, P("target=vg/guest", param)}};
+		set = app_set(L, 1, specs, 1);
+		ckpt_devset_set_setup_timeout(set, 300);
+		t0 = test_now_ms();
+		ASSERT_RC(ckpt_devset_setup(set, NULL), CKPT_ERROR_TIMEDOUT);
+		/* 300 ms, plus the disk's 1 s grace for the stubborn one */
+		ASSERT_LT(test_now_ms() - t0, test_scale_ms(300 + 1000 + 1500));
+		ASSERT_EQ(ckpt_devset_state(set), CKPT_DEV_DOWN);
+		ASSERT_OK(ckpt_devset_free(set));
+		unlink(path);
+	}
+	tloop_free(L);
+}
+
+/* devices.h: abort(dev) makes the setup in flight end promptly; a script
+ * is asked to stop (SIGTERM) before it is killed, so it can undo. */
+TEST_LOOPS(abort_lets_a_disk_script_undo_its_work)
+{
+	struct tloop *L = app_loop(loop);
+	char body[256], param[160], mark[128];
+	char *path = script_path("undo");
+	struct seen s;
+	ckpt_async_how how;
+	ckpt_devset *set;
+
+	snprintf(mark, sizeof(mark), "/tmp/ckpt-contract-%d.undone", (int)getpid());
+	unlink(mark);
+	snprintf(body, sizeof(body),
+	         "[ \"$1\" = setup ] || exit 0\n"
+	         "trap 'echo undone > %s; exit 1' TERM\n"
+	         "sleep 30 & wait",
+	         mark);
+	test_write_script(path, body);
+	snprintf(param, sizeof(param), "script=%s", path);
+	const ckpt_dev_spec specs[] = {{"disk", 0, P("target=vg/guest", param)}};
+	set = app_set(L, 1, specs, 1);
+
+	ASSERT_OK(start(ckpt_devset_setup, set, &s, &how));
+	tloop_run_for(L, 200);
+	ASSERT_OK(ckpt_ao_abort(tloop_ctx(L), &how));
+	run_until_seen(L, &s);
+	ASSERT_RC(s.rc, CKPT_ERROR_ABORTED);
+	ASSERT_EQ(access(mark, F_OK), 0);
+	ASSERT_EQ(ckpt_devset_state(set), CKPT_DEV_DOWN);
+	ASSERT_OK(ckpt_devset_free(set));
+	unlink(mark);
+	unlink(path);
+	/* the script's own sleep, left in its group, was killed with it */
+	tloop_free(L);
+}
+
+/* ao.h / devices.h: a teardown cannot be aborted: ckpt_ao_abort says so
+ * (NOTSUP) and the teardown runs to its end. */
+TEST_LOOPS(abort_of_a_teardown_is_refused_and_it_completes)
+{
+	struct tloop *L = app_loop(loop);
+	const ckpt_dev_spec specs[] = {{"app", 0, P("teardown=thread", "delay_ms=100")}};
+	ckpt_devset *set = app_set(L, 1, specs, 1);
+	struct seen s;
+	ckpt_async_how how;
+
+	ASSERT_OK(ckpt_devset_setup(set, NULL));
+	ASSERT_OK(start(ckpt_devset_teardown, set, &s, &how));
+	ASSERT_RC(ckpt_ao_abort(tloop_ctx(L), &how), CKPT_ERROR_NOTSUP);
+	run_until_seen(L, &s);
+	ASSERT_OK(s.rc);
+	ASSERT_EQ(ckpt_devset_state(set), CKPT_DEV_DOWN);
+	ASSERT_RC(ckpt_ao_abort(tloop_ctx(L), &how), CKPT_ERROR_NOTFOUND);
+	ASSERT_OK(ckpt_devset_free(set));
+	tloop_free(L);
+}
+
+/* A synchronous call from inside the library (here, a kind's op: the
+ * lock is held) cannot wait: it is refused, nothing started. */
+static ckpt_devset *nested_target;
+static atomic_int nested_rc;
+
+static void nesting_setup(ckpt_dev *dev)
+{
+	atomic_store(&nested_rc, ckpt_devset_setup(nested_target, NULL));
+	ckpt_dev_done(dev, 0);
+}
+
+static const ckpt_dev_kind nesting_kind = {.name = "nesting", .setup = nesting_setup};
+
+TEST_LOOPS(sync_call_from_inside_the_library_is_refused)
+{
+	struct tloop *L = app_loop(loop);
+	const ckpt_dev_spec outer[] = {{"nesting", 0, NULL}};
+	const ckpt_dev_spec inner[] = {{"disk", 0, P("target=vg/guest")}};
+	ckpt_devset *a, *b;
+
+	ASSERT_OK(ckpt_kind_register(tloop_ctx(L), &nesting_kind));
+	a = app_set(L, 1, outer, 1);
+	b = app_set(L, 2, inner, 1);
+	nested_target = b;
+	ASSERT_OK(ckpt_devset_setup(a, NULL));
+	ASSERT_RC(atomic_load(&nested_rc), CKPT_ERROR_INVAL);
+	ASSERT_TRUE(tlog_contains(L, "cannot wait"));
+	ASSERT_EQ(ckpt_devset_state(b), CKPT_DEV_NEW);
+	ASSERT_OK(ckpt_devset_teardown(a, NULL));
+	ASSERT_OK(ckpt_devset_free(a));
+	ASSERT_OK(ckpt_devset_free(b));
+	tloop_free(L);
+}
+
+/*
+ * A synchronous call whose poll() keeps failing (here: more fds than
+ * RLIMIT_NOFILE allows) neither spins nor stops the world: timers still
+ * fire, a teardown (which cannot be aborted) still ends.
+ */
+TEST(sync_wait_survives_a_failing_poll)
+{
+	struct tloop *L = app_loop(CKPT_LOOP_POLL);
+	const ckpt_dev_spec specs[] = {{"app", 0, P("teardown=thread", "delay_ms=300")}};
+	ckpt_devset *set = app_set(L, 1, specs, 1);
+	struct rlimit old, low = {1, 0};
+	struct rusage r0, r1;
+	long long t0;
+	double cpu;
+
+	ASSERT_OK(ckpt_devset_setup(set, NULL));
+	ASSERT_OK(getrlimit(RLIMIT_NOFILE, &old));
+	low.rlim_max = old.rlim_max;
+	getrusage(RUSAGE_SELF, &r0);
+	t0 = test_now_ms();
+	ASSERT_OK(setrlimit(RLIMIT_NOFILE, &low));
+	ASSERT_OK(ckpt_devset_teardown(set, NULL));
+	ASSERT_OK(setrlimit(RLIMIT_NOFILE, &old));
+	getrusage(RUSAGE_SELF, &r1);
+	ASSERT_GE(test_now_ms() - t0, 250);
+	cpu = (double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec + r1.ru_stime.tv_sec -
+	               r0.ru_stime.tv_sec) +
+	      (double)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec + r1.ru_stime.tv_usec -
+	               r0.ru_stime.tv_usec) /
+	              1e6;
+	/* a spin would burn the whole 300 ms */
+	ASSERT_LT((long long)(cpu * 1000), 150);
+	ASSERT_TRUE(tlog_contains(L, "poll failed while waiting"));
+	ASSERT_OK(ckpt_devset_free(set));
+	tloop_free(L);
+}
+
+/* ---------------------------------------------- hooks: stale reports */
+
+/* Hooks that only remember what they were asked: the test reports. */
+struct rec_hooks {
+	void *timeouts[8]; /* for_ckpt of each timeout_register, in order */
+	int n_timeouts;
+	int deregistered;
+};
+
+static int rec_fd_register(void *user, int fd, void **reg, short events, void *for_ckpt)
+{
+	(void)user, (void)fd, (void)reg, (void)events, (void)for_ckpt;
+	return 0;
+}
+
+static int rec_fd_modify(void *user, int fd, void **reg, short events)
+{
+	(void)user, (void)fd, (void)reg, (void)events;
+	return 0;
+}
+
+static void rec_fd_deregister(void *user, int fd, void *reg)
+{
+	(void)user, (void)fd, (void)reg;
+}
+
+static int rec_timeout_register(void *user, void **reg, struct timespec abs, void *for_ckpt)
+{
+	struct rec_hooks *h = user;
+
+	(void)reg, (void)abs;
+	if (h->n_timeouts < 8)
+		h->timeouts[h->n_timeouts++] = for_ckpt;
+	return 0;
+}
+
+static int rec_timeout_modify(void *user, void **reg, struct timespec abs)
+{
+	(void)user, (void)reg, (void)abs;
+	return 0;
+}
+
+static void rec_timeout_deregister(void *user, void *reg)
+{
+	struct rec_hooks *h = user;
+
+	(void)reg;
+	h->deregistered++;
+}
+
+/*
+ * ao.h: "Reports of registrations that no longer exist are ignored."  A
+ * timeout moved to a later deadline is no longer the registration the
+ * application saw first: a report of the old deadline, already on its way
+ * when the move happened, must not fire the timer early.
+ */
+TEST(stale_timeout_report_does_not_fire_a_moved_timer)
+{
+	static const ckpt_osevent_hooks hooks = {
+	        rec_fd_register,      rec_fd_modify,      rec_fd_deregister,
+	        rec_timeout_register, rec_timeout_modify, rec_timeout_deregister,
+	};
+	struct rec_hooks h = {0};
+	ckpt_ctx_opts opts = {.loop = CKPT_LOOP_HOOKS, .hooks = &hooks, .hooks_user = &h};
+	struct tdone d = {0};
+	ckpt_async_how how = tdone_how(&d);
+	ckpt_ctx *ctx;
+	void *first;
+
+	ASSERT_OK(ckpt_ctx_new(&ctx, &opts));
+	ASSERT_OK(top_timer_moved(ctx, 10, 60000, &how));
+	ASSERT_GE(h.n_timeouts, 1);
+	first = h.timeouts[0];
+	/* the old deadline's report arrives after the move */
+	ckpt_osevent_occurred_timeout(ctx, first);
+	ASSERT_EQ(d.done, 0);
+	/* the registration the application holds now does fire it */
+	ASSERT_GE(h.n_timeouts, 2);
+	ckpt_osevent_occurred_timeout(ctx, h.timeouts[h.n_timeouts - 1]);
+	ASSERT_EQ(d.done, 1);
+	ASSERT_OK(d.rc);
+	ASSERT_OK(ckpt_ctx_free(ctx));
+}
