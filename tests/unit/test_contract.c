@@ -785,3 +785,238 @@ TEST(stale_timeout_report_does_not_fire_a_moved_timer)
 	ASSERT_OK(d.rc);
 	ASSERT_OK(ckpt_ctx_free(ctx));
 }
+
+/* ------------------------------------------------------------- stress */
+
+/*
+ * Several threads on one ctx for a while, under each binding: the loop's
+ * thread starts, aborts and tears down devsets whose kinds report from
+ * inside, from the loop and from threads of their own; two threads run
+ * checkpoint cycles on whichever sets are READY; under the hooks and poll
+ * bindings two more threads start, abort and wait for timer operations.
+ * Every operation must complete exactly once, with an rc it may have.
+ * The ASan and TSan tiers run this too.  CKPT_STRESS_MS sets the length.
+ */
+#define STRESS_SETS 4
+
+struct stress_set {
+	ckpt_devset *set;
+	ckpt_async_how how;
+	atomic_int started, completed, bad_rc;
+	bool running, ready;
+	int last_rc;
+};
+
+struct stress {
+	struct tloop *L;
+	struct stress_set sets[STRESS_SETS];
+	atomic_int stop;
+	atomic_int cycles, step_errors, timer_ops, timer_bad;
+	atomic_int starters_done;
+};
+
+static void stress_set_cb(ckpt_ctx *ctx, int rc, void *user)
+{
+	struct stress_set *s = user;
+
+	(void)ctx;
+	s->last_rc = rc;
+	if (atomic_fetch_add(&s->completed, 1) + 1 > atomic_load(&s->started))
+		atomic_fetch_add(&s->bad_rc, 1000); /* a callback with no start */
+	s->running = false;
+}
+
+static unsigned stress_rand(unsigned *seed)
+{
+	*seed = *seed * 1103515245u + 12345u;
+	return (*seed >> 16) & 0x7fff;
+}
+
+static void *stress_cycler(void *arg)
+{
+	struct stress *st = arg;
+	unsigned seed = (unsigned)(uintptr_t)&seed;
+
+	while (!atomic_load(&st->stop)) {
+		ckpt_devset *set = st->sets[stress_rand(&seed) % STRESS_SETS].set;
+		int rc = ckpt_devset_postsuspend(set);
+		if (!rc)
+			rc = ckpt_devset_preresume(set);
+		if (!rc)
+			rc = ckpt_devset_commit(set);
+		if (!rc)
+			atomic_fetch_add(&st->cycles, 1);
+		else if (rc != CKPT_ERROR_INVAL) /* not ready, or another cycler's turn */
+			atomic_fetch_add(&st->step_errors, 1);
+	}
+	return NULL;
+}
+
+struct stress_timer {
+	atomic_int calls;
+	int rc;
+};
+
+static void stress_timer_cb(ckpt_ctx *ctx, int rc, void *user)
+{
+	struct stress_timer *t = user;
+
+	(void)ctx;
+	t->rc = rc;
+	atomic_fetch_add(&t->calls, 1);
+}
+
+static void *stress_starter(void *arg)
+{
+	struct stress *st = arg;
+	ckpt_ctx *ctx = tloop_ctx(st->L);
+	unsigned seed = (unsigned)(uintptr_t)&seed;
+	struct stress_timer t[8];
+	ckpt_async_how how[8];
+
+	while (!atomic_load(&st->stop)) {
+		for (int i = 0; i < 8; i++) {
+			memset(&t[i], 0, sizeof(t[i]));
+			how[i].callback = stress_timer_cb;
+			how[i].user = &t[i];
+			ASSERT_OK(top_timer(ctx, stress_rand(&seed) % 4, -(i % 3), &how[i]));
+		}
+		for (int i = 0; i < 8; i += 3) {
+			int rc = ckpt_ao_abort(ctx, &how[i]);
+			if (rc && rc != CKPT_ERROR_NOTFOUND)
+				atomic_fetch_add(&st->timer_bad, 1);
+		}
+		int src = top_timer(ctx, 1, CKPT_ERROR_FAIL, NULL);
+		if (src != CKPT_ERROR_FAIL) {
+			fprintf(stderr, "stress: a synchronous timer gave %s\n",
+			        ckpt_strerror(src));
+			atomic_fetch_add(&st->timer_bad, 1);
+		}
+		for (int i = 0; i < 8; i++) {
+			long long deadline = test_now_ms() + test_scale_ms(10000);
+			while (!atomic_load(&t[i].calls) && test_now_ms() < deadline)
+				usleep(200);
+			usleep(100); /* a second callback would come now */
+			if (atomic_load(&t[i].calls) != 1 ||
+			    (t[i].rc != -(i % 3) && t[i].rc != CKPT_ERROR_ABORTED)) {
+				fprintf(stderr, "stress: timer %d: %d callback(s), rc %s\n", i,
+				        atomic_load(&t[i].calls), ckpt_strerror(t[i].rc));
+				atomic_fetch_add(&st->timer_bad, 1);
+			}
+			atomic_fetch_add(&st->timer_ops, 1);
+		}
+	}
+	atomic_fetch_add(&st->starters_done, 1);
+	return NULL;
+}
+
+/* One step of the loop thread's driving of set s. */
+static void stress_drive(struct stress *st, struct stress_set *s, unsigned *seed)
+{
+	ckpt_ctx *ctx = tloop_ctx(st->L);
+	unsigned r = stress_rand(seed) % 8;
+
+	if (s->running) {
+		if (r == 0) {
+			int rc = ckpt_ao_abort(ctx, &s->how);
+			if (rc && rc != CKPT_ERROR_NOTFOUND && rc != CKPT_ERROR_NOTSUP)
+				atomic_fetch_add(&s->bad_rc, 1);
+		}
+		return;
+	}
+	if (atomic_load(&st->stop) && !s->ready)
+		return;
+	s->how.callback = stress_set_cb;
+	s->how.user = s;
+	s->running = true;
+	atomic_fetch_add(&s->started, 1);
+	if (!s->ready) {
+		ASSERT_OK(ckpt_devset_setup(s->set, &s->how));
+		s->ready = true; /* if it fails, the teardown of DOWN is a no-op */
+	} else if (r < 3 || atomic_load(&st->stop)) {
+		ASSERT_OK(ckpt_devset_teardown(s->set, &s->how));
+		s->ready = false;
+	} else {
+		s->running = false; /* stay READY a while for the cyclers */
+		atomic_fetch_sub(&s->started, 1);
+	}
+}
+
+static void stress(enum ckpt_loop_kind loop)
+{
+	static const char *const env_ms = "CKPT_STRESS_MS";
+	const ckpt_dev_spec specs[STRESS_SETS][2] = {
+	        {{"app", 0, P("setup=thread", "teardown=thread", "delay_ms=1")},
+	         {"disk", 1, P("target=vg/a")}},
+	        {{"app", 0, P("setup=inside", "teardown=thread", "delay_ms=2")},
+	         {"app", 1, P("setup=loop", "teardown=inside")}},
+	        {{"app", 0, P("setup=loop", "teardown=loop")}, {"disk", 1, P("target=vg/b")}},
+	        {{"app", 0, P("setup=thread", "teardown=inside", "delay_ms=1", "rc=-8")},
+	         {"app", 1, P("setup=thread", "teardown=thread", "delay_ms=3")}},
+	};
+	struct stress st;
+	pthread_t cyclers[2], starters[2];
+	int n_starters = loop == CKPT_LOOP_LIBEV ? 0 : 2;
+	unsigned ms = getenv(env_ms) ? (unsigned)atoi(getenv(env_ms)) : 2000;
+	unsigned seed = 1;
+	long long end, deadline;
+	bool busy;
+
+	memset(&st, 0, sizeof(st));
+	st.L = app_loop(loop);
+	for (int i = 0; i < STRESS_SETS; i++)
+		st.sets[i].set = app_set(st.L, (uint32_t)i + 1, specs[i], 2);
+	for (int i = 0; i < 2; i++)
+		ASSERT_OK(pthread_create(&cyclers[i], NULL, stress_cycler, &st));
+	for (int i = 0; i < n_starters; i++)
+		ASSERT_OK(pthread_create(&starters[i], NULL, stress_starter, &st));
+
+	end = test_now_ms() + ms;
+	while (test_now_ms() < end) {
+		for (int i = 0; i < STRESS_SETS; i++)
+			stress_drive(&st, &st.sets[i], &seed);
+		app_pump();
+		tloop_run_once(st.L, 5);
+	}
+	atomic_store(&st.stop, 1);
+	for (int i = 0; i < 2; i++)
+		pthread_join(cyclers[i], NULL);
+	/* the starters wait for their last timers: keep the loop going */
+	while (atomic_load(&st.starters_done) < n_starters)
+		tloop_run_once(st.L, 5);
+	for (int i = 0; i < n_starters; i++)
+		pthread_join(starters[i], NULL);
+	/* wind down: every set torn down, every callback in */
+	deadline = test_now_ms() + test_scale_ms(20000);
+	do {
+		busy = false;
+		for (int i = 0; i < STRESS_SETS; i++) {
+			stress_drive(&st, &st.sets[i], &seed);
+			busy = busy || st.sets[i].running || st.sets[i].ready;
+		}
+		app_pump();
+		tloop_run_once(st.L, 5);
+	} while (busy && test_now_ms() < deadline);
+	ASSERT_TRUE(!busy);
+
+	for (int i = 0; i < STRESS_SETS; i++) {
+		struct stress_set *s = &st.sets[i];
+		ASSERT_GT(s->started, 0);
+		ASSERT_EQ(s->completed, s->started);
+		ASSERT_EQ(s->bad_rc, 0);
+		ASSERT_EQ(ckpt_devset_state(s->set), CKPT_DEV_DOWN);
+		ASSERT_OK(ckpt_devset_free(s->set));
+	}
+	ASSERT_EQ(st.step_errors, 0);
+	ASSERT_EQ(st.timer_bad, 0);
+	if (n_starters)
+		ASSERT_GT(st.timer_ops, 0);
+	fprintf(stderr, "stress: %d checkpoint cycles, %d timer operations\n", st.cycles,
+	        st.timer_ops);
+	tloop_free(st.L);
+}
+
+TEST_LOOPS_T(threads_on_one_ctx_complete_every_operation_once, 120)
+{
+	stress(loop);
+}
