@@ -31,6 +31,13 @@
  * SIGKILL to the group ends both.  Exec failures come back through a
  * close-on-exec pipe, so the caller hears "cannot execute" at once rather
  * than as an exit status.
+ *
+ * The supervisor closes every fd but 0, 1 and 2 (/dev/null and the output
+ * pipes) and that status pipe, which it closes once it has forked.  Marking
+ * the application's fds close-on-exec would not do: the supervisor never
+ * execs, so it would hold them for the program's whole run, and the
+ * application's pipes would see no EOF, its peers no close, its flock()s
+ * stay taken.
  */
 #include <assert.h>
 #include <errno.h>
@@ -48,11 +55,11 @@
 
 #include "internal.h"
 
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
-
 #define CHILD_POLL_MS 10
+/* The supervisor's status pipe, after 0, 1 and 2. */
+#define CHILD_STATUS_FD 3
+/* Without close_range, fds up to here are closed one by one. */
+#define CHILD_CLOSE_MAX 65536
 
 /* Set once pidfd_open has said ENOSYS: a fact about this kernel. */
 static atomic_bool no_pidfd_open;
@@ -111,14 +118,6 @@ static pid_t clone_with_pidfd(int *pidfd_out)
 	return pid;
 }
 
-static void move_fd(int from, int to)
-{
-	if (from == to)
-		fcntl(to, F_SETFD, 0);
-	else
-		dup2(from, to);
-}
-
 /* In the child: only async-signal-safe calls from here on. */
 static void set_handler(int sig, void (*handler)(int))
 {
@@ -134,6 +133,58 @@ static _Noreturn void report_errno(int status_fd, int e)
 	if (write(status_fd, &e, sizeof(e)) < 0)
 		_exit(127);
 	_exit(127);
+}
+
+/* fd itself if above 2, else a close-on-exec copy above 2 (or -1). */
+static int lift_fd(int fd)
+{
+	return fd > 2 ? fd : fcntl(fd, F_DUPFD_CLOEXEC, 3);
+}
+
+/* Close every fd from first up. */
+static void close_from(int first)
+{
+	struct rlimit nofile;
+	rlim_t end = CHILD_CLOSE_MAX;
+
+	if (syscall(SYS_close_range, (unsigned)first, ~0U, 0U) == 0)
+		return;
+	/* No close_range (before Linux 5.9, or refused by a seccomp
+	 * profile): one by one, up to the limit on new fds. */
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < end)
+		end = nofile.rlim_cur;
+	for (rlim_t fd = (rlim_t)first; fd < end; fd++)
+		close((int)fd);
+}
+
+/*
+ * Give the supervisor /dev/null and the output pipes as 0, 1 and 2, the
+ * status pipe as CHILD_STATUS_FD (still close-on-exec), and nothing else.
+ * Every source may be below 3, where the application had closed its
+ * stdio, so all are first copied above 2, out of the way of the dup2()s.
+ * Returns the status fd; a failure is reported through it.
+ */
+static int set_up_fds(const struct ao_spawn *sp, int devnull, int status_fd)
+{
+	int src[3] = {devnull, sp->stdout_fd >= 0 ? sp->stdout_fd : devnull,
+	              sp->stderr_fd >= 0 ? sp->stderr_fd : devnull};
+	int fd = lift_fd(status_fd);
+
+	if (fd < 0)
+		report_errno(status_fd, errno);
+	status_fd = fd;
+	for (int i = 0; i < 3; i++) {
+		src[i] = lift_fd(src[i]);
+		if (src[i] < 0)
+			report_errno(status_fd, errno);
+	}
+	for (int i = 0; i < 3; i++)
+		if (dup2(src[i], i) < 0)
+			report_errno(status_fd, errno);
+	if (status_fd != CHILD_STATUS_FD && dup3(status_fd, CHILD_STATUS_FD, O_CLOEXEC) < 0)
+		report_errno(status_fd, errno);
+	close_from(CHILD_STATUS_FD + 1);
+	return CHILD_STATUS_FD;
 }
 
 /*
@@ -155,10 +206,7 @@ static _Noreturn void supervise(const struct ao_spawn *sp, int devnull, int stat
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	setpgid(0, 0);
-	move_fd(devnull, 0);
-	move_fd(sp->stdout_fd >= 0 ? sp->stdout_fd : devnull, 1);
-	move_fd(sp->stderr_fd >= 0 ? sp->stderr_fd : devnull, 2);
-	syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+	status_fd = set_up_fds(sp, devnull, status_fd);
 
 	pid = (pid_t)syscall(SYS_clone, (unsigned long)SIGCHLD, 0UL, 0UL, 0UL, 0UL);
 	if (pid < 0)
