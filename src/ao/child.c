@@ -1,28 +1,31 @@
 /*
  * child.c - starting child processes and watching them exit.
  *
- * The library's child is a small supervisor, made with clone3(CLONE_PIDFD)
- * and an exit signal of 0, that forks the program and passes on how it
- * ended:
+ * The library's child is a small supervisor, made with an exit signal of
+ * 0 and a pidfd, that forks the program and passes on how it ended:
  *
- *   library --clone3, exit signal 0--> supervisor --fork+exec--> program
- *     ^ waitid(P_PIDFD)                  | waits for it, then exits the same
- *     +---- same exit status or signal --+ way (exit N, or killed by S)
+ *   library --clone, exit signal 0--> supervisor --fork+exec--> program
+ *     ^ waitid(P_PIDFD)                 | waits for it, then exits the same
+ *     +---- same exit status or signal -+ way (exit N, or killed by S)
  *
  *   - the pidfd comes with the child, so there is no window in which the
  *     pid could be reaped and reused before we watch it;
+ *   - a child whose exit signal is not SIGCHLD raises no SIGCHLD and is
+ *     seen only by waits with __WALL or __WCLONE (ours), never by the
+ *     application's waitpid(-1) (libev's default loop does that on every
+ *     SIGCHLD);
  *   - a child that calls exec reports its exit with SIGCHLD again, and
- *     becomes visible to the application's waitpid(-1) (libev's default
- *     loop does that on every SIGCHLD); the supervisor never execs, so it
- *     stays invisible to them, and the program is its child, not ours:
- *     neither side can reap the other's children.
- * Where clone3 is unavailable (ENOSYS, e.g. under valgrind) fork() and
- * pidfd_open() are used instead; the library still waits only for its own
- * pid, but a waitpid(-1) elsewhere could then take it first (the status is
- * then reported as lost).
- * Where pidfd_open is unavailable too (kernels before 5.3, valgrind 3.19)
- * the child is polled with waitpid(pid, WNOHANG) on a timer, every
- * CHILD_POLL_MS: slower to notice an exit, but still only our own pid.
+ *     becomes visible to waitpid(-1); the supervisor never execs, so it
+ *     stays invisible, and the program is its child, not ours: neither
+ *     side can reap the other's children.
+ * The child comes from clone3(CLONE_PIDFD).  Where clone3 is unavailable
+ * (ENOSYS: kernels before 5.3, valgrind, seccomp profiles) it comes from
+ * the old clone(), still with exit signal 0, and its pidfd from
+ * CLONE_PIDFD, or where that makes none, from pidfd_open() (no waitpid(-1)
+ * can reap the child and free its pid in between).  Where neither works
+ * (kernels before 5.2) the child is polled with waitpid(pid, WNOHANG |
+ * __WALL) on a timer, every CHILD_POLL_MS: slower to notice an exit, but
+ * still only our own pid.
  *
  * The supervisor leads a new process group (set on both sides of the
  * fork), which the program and whatever it starts join, so all of them can
@@ -81,7 +84,54 @@ bool ao_child_is_registered(const ao_child *ch)
 	return ao_fd_is_registered(&ch->fd) || ao_time_is_registered(&ch->poll);
 }
 
-/* Make the child and its pidfd; returns the pid as fork() does. */
+/* Kill the child's whole group and wait for the child (it dies at once). */
+static void kill_and_reap(pid_t pid, int pidfd)
+{
+	siginfo_t si;
+
+	kill(-pid, SIGKILL);
+	kill(pid, SIGKILL);
+	if (pidfd < 0) {
+		while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR)
+			;
+		return;
+	}
+	while (waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED | __WALL) < 0 && errno == EINTR)
+		;
+	close(pidfd);
+}
+
+/*
+ * clone3's stand-in: the old clone() (flags first, the pidfd's address
+ * third, as on x86-64 and arm64), with exit signal 0 all the same.  Its
+ * CLONE_PIDFD (Linux 5.2) may be refused, or ignored by older kernels:
+ * then pidfd_open (5.3), else no pidfd (*pidfd_out = -1: poll).
+ */
+static pid_t clone_old(int *pidfd_out)
+{
+	int pidfd = -1;
+	pid_t pid;
+
+	pid = (pid_t)syscall(SYS_clone, (unsigned long)CLONE_PIDFD, 0UL, &pidfd, 0UL, 0UL);
+	if (pid < 0)
+		pid = (pid_t)syscall(SYS_clone, 0UL, 0UL, 0UL, 0UL, 0UL);
+	if (pid > 0 && pidfd < 0 && !atomic_load(&no_pidfd_open)) {
+		pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+		if (pidfd < 0 && errno == ENOSYS) {
+			atomic_store(&no_pidfd_open, true);
+		} else if (pidfd < 0) {
+			int e = errno;
+			kill_and_reap(pid, -1);
+			errno = e;
+			return -1;
+		}
+	}
+	if (pid > 0)
+		*pidfd_out = pidfd;
+	return pid;
+}
+
+/* Make the child and its pidfd (or -1); returns the pid as fork() does. */
 static pid_t clone_with_pidfd(int *pidfd_out)
 {
 	struct clone_args args;
@@ -93,26 +143,8 @@ static pid_t clone_with_pidfd(int *pidfd_out)
 	args.pidfd = (uint64_t)(uintptr_t)&pidfd;
 	args.exit_signal = 0;
 	pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
-	if (pid < 0 && errno == ENOSYS) {
-		pid = fork();
-		if (pid > 0) {
-			pidfd = atomic_load(&no_pidfd_open) ? -1
-			                                    : (int)syscall(SYS_pidfd_open, pid, 0);
-			if (pidfd < 0 && (atomic_load(&no_pidfd_open) || errno == ENOSYS)) {
-				atomic_store(&no_pidfd_open, true);
-				*pidfd_out = -1; /* poll it instead */
-				return pid;
-			}
-			if (pidfd < 0) {
-				int e = errno;
-				kill(pid, SIGKILL);
-				waitpid(pid, NULL, 0);
-				errno = e;
-				return -1;
-			}
-			fcntl(pidfd, F_SETFD, FD_CLOEXEC);
-		}
-	}
+	if (pid < 0 && errno == ENOSYS)
+		return clone_old(pidfd_out);
 	if (pid > 0)
 		*pidfd_out = pidfd;
 	return pid;
@@ -232,23 +264,6 @@ static _Noreturn void supervise(const struct ao_spawn *sp, int devnull, int stat
 	_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 127);
 }
 
-/* Kill the child's whole group and wait for the child (it dies at once). */
-static void kill_and_reap(pid_t pid, int pidfd)
-{
-	siginfo_t si;
-
-	kill(-pid, SIGKILL);
-	kill(pid, SIGKILL);
-	if (pidfd < 0) {
-		while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR)
-			;
-		return;
-	}
-	while (waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED | __WALL) < 0 && errno == EINTR)
-		;
-	close(pidfd);
-}
-
 int ao_child_spawn(ckpt_ctx *ctx, ao_child *ch, ao_child_cb *func, const struct ao_spawn *sp,
                    const char *what)
 {
@@ -351,8 +366,8 @@ static void child_fd_cb(ao_egc *egc, ao_fd *ev, int fd, short events, short reve
 	if (waitid(P_PIDFD, (id_t)fd, &si, WEXITED | WNOHANG | __WALL) < 0) {
 		if (errno == EINTR || errno == EAGAIN)
 			return;
-		/* Someone else reaped it (only possible with the fork()
-		 * fallback): the status is lost. */
+		/* Someone else reaped it (a wait with __WALL or __WCLONE,
+		 * or for this pid): the status is lost. */
 		LOGE(ctx, ERROR, "child %d: cannot collect its exit status", (int)ch->pid);
 		status = 255 << 8;
 	} else if (si.si_pid == 0) {
