@@ -24,9 +24,13 @@ LDLIBS_LIB = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lxenstore -l
               -lev -lpthread
 LDFLAGS  += $(SANITIZE_FLAGS)
 
+# SANITIZE=1: ASan and UBSan (check-asan); SANITIZE=tsan: ThreadSanitizer
+# (check-tsan).  The two cannot be combined in one binary.
 ifeq ($(SANITIZE),1)
 SANITIZE_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
                   -fno-sanitize-recover=undefined
+else ifeq ($(SANITIZE),tsan)
+SANITIZE_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
 endif
 
 # Network buffering backend: nb_nl.c (libnl) or nb_stub.c (NETBUF=no).
