@@ -3,6 +3,7 @@
 #   check-unit      ao primitives and (later) the device layer, every loop
 #   check-xs        the same core against the real xenstored
 #   check-asan      unit + xs built with ASan/UBSan (build/asan)
+#   check-tsan      unit + xs built with ThreadSanitizer (build/tsan)
 #   check-valgrind  unit under valgrind
 # A tier run by `make check` passes --no-skip: a skip there is a failure.
 
@@ -45,6 +46,17 @@ check-asan: deps
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    CKPT_TEST_TIMEOUT_SCALE=3 $(BUILD)/asan/tests/xs-tests --no-skip
 
+# Any report fails its test: TSan prints every report of the test, then
+# the test exits with status 66 instead of 0.  Both binaries always run;
+# the tier fails if either did.
+TSAN_ENV := TSAN_OPTIONS='halt_on_error=0 exitcode=66 second_deadlock_stack=1 \
+            suppressions=$(abspath tests/tsan.supp)' CKPT_TEST_TIMEOUT_SCALE=5
+
+check-tsan: deps
+	$(MAKE) BUILD=$(BUILD)/tsan SANITIZE=tsan $(BUILD)/tsan/tests/unit-tests $(BUILD)/tsan/tests/xs-tests
+	$(TSAN_ENV) $(BUILD)/tsan/tests/unit-tests --no-skip; unit=$$?; \
+	$(TSAN_ENV) $(BUILD)/tsan/tests/xs-tests --no-skip && [ $$unit -eq 0 ]
+
 VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
             --show-leak-kinds=definite --track-fds=no
 
@@ -54,7 +66,7 @@ check-valgrind: deps $(T)/unit-tests
 check: deps all
 	@scripts/check-tiers $(CHECK_TIERS)
 
-.PHONY: tests check check-unit check-xs check-asan check-valgrind
+.PHONY: tests check check-unit check-xs check-asan check-tsan check-valgrind
 
 check-install: deps all
 	BUILD=$(BUILD) tests/install/run
