@@ -77,6 +77,10 @@ check-install: deps all
 # (check-net), the sch_plug half inside the test VM (check-vm).
 NIC_SRC := $(HARNESS_SRC) tests/nic/test_nic.c tests/nic/guestnet.c tests/xs/xsd.c \
            tests/xs/xsd_fixture.c
+# nic_nl_*: the libnl backend's own translations (not in a NETBUF=no build)
+ifneq ($(NETBUF),no)
+NIC_SRC += tests/nic/test_nl_errors.c
+endif
 
 $(T)/nic-tests: $(NIC_SRC:tests/%.c=$(T)/%.o) $(STLIB) $(T)/libxsd_stub.so
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(TEST_LIBS)

@@ -73,8 +73,15 @@ HIDDEN int nb_plug_stats(struct nb_backend *be, struct nb_plug *plug, ckpt_nic_s
 
 /* One action on the plug of each of devs[0..n) (all attached), sent to the
  * kernel as one batch; every ack is checked.  rcs[i] gets each device's
- * result; returns the first error.  No allocation. */
+ * result (logged with the kernel's reason): 0, CKPT_ERROR_NOTFOUND (the
+ * IFB or its plug has gone), CKPT_ERROR_NOMEM (the kernel is out of
+ * memory), CKPT_ERROR_NETLINK (any other refusal, or no answer);
+ * returns the first error.  No allocation. */
 HIDDEN int nb_plug_request(struct nb_backend *be, ckpt_dev *const *devs, size_t n,
                            enum nb_action action, int *rcs);
+
+/* The rc for a kernel's error ack carrying errno errnoval (positive):
+ * what nb_plug_request gives a refused request.  For the tests. */
+HIDDEN int nb_rc_from_ack(int errnoval);
 
 #endif /* CKPT_NETBUF_INTERNAL_H */

@@ -68,7 +68,14 @@ static const int tcq_action[] = {
         [NB_RELEASE_INDEFINITE] = TCQ_PLUG_RELEASE_INDEFINITE,
 };
 
-/* The one translation of libnl's error codes. */
+/*
+ * The one translation of netlink failures into rcs: libnl's -NLE_* codes.
+ * NOMEM: the kernel or libnl ran out of memory; NOTFOUND: the interface or
+ * qdisc is not there (gone from under us); NETLINK: every other failure,
+ * the kernel's EINVAL included (CKPT_ERROR_INVAL means a call the API
+ * refused before doing anything, which a refused request is not).  The
+ * caller logs libnl's or the kernel's own text.
+ */
 static int rc_from_nle(int err)
 {
 	switch (err < 0 ? -err : err) {
@@ -82,12 +89,14 @@ static int rc_from_nle(int err)
 	}
 }
 
-/* A request the kernel refused: its errno, as an rc (netlink by default). */
-static int rc_from_ack(int errnoval)
+/* A request the kernel refused, by the errno of its error ack: mapped to
+ * libnl's code by libnl's own table (the one it applies to the acks it
+ * reads), so a refusal gives the same rc on the checkpoint path as at
+ * attach.  ENOMEM, ENOBUFS: NOMEM; ENODEV, ENOENT, ESRCH: NOTFOUND; any
+ * other errno: NETLINK. */
+int nb_rc_from_ack(int errnoval)
 {
-	int rc = ao_rc_from_errno(errnoval);
-
-	return rc == CKPT_ERROR_SYSTEM ? CKPT_ERROR_NETLINK : rc;
+	return rc_from_nle(nl_syserr2nlerr(errnoval));
 }
 
 /* Drop any reply still queued (from a batch that timed out). */
@@ -340,7 +349,7 @@ static size_t read_acks(struct nb_backend *be, uint32_t first_seq, size_t n, ckp
 				      "domain %u: %s: plug %s on %s failed",
 				      ckpt_dev_domid(devs[i]), devs[i]->name, action_names[action],
 				      p->ifb);
-				rcs[i] = rc_from_ack(-e->error);
+				rcs[i] = nb_rc_from_ack(-e->error);
 			}
 		}
 	}

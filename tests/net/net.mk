@@ -2,7 +2,8 @@
 #   - scripts/remus-netbuf-setup inside network namespaces, against a
 #     private xenstored (tests/net/run-net-tests);
 #   - the NIC kind end to end where the kernel has no sch_plug
-#     (nic-tests nic_noplug_*: a clear failure that leaves nothing).
+#     (nic-tests nic_noplug_*: a clear failure that leaves nothing), and
+#     what a refused plug request returns (nic-tests nic_nl_*).
 # Included by the top Makefile, which defines BUILD and the test rules.
 #
 #   make check-net                      as run by `make check`: a skip fails
@@ -15,7 +16,7 @@ check-net: deps $(BUILD)/tests/libxsd_stub.so $(BUILD)/tests/nic-tests
 	BUILD=$(BUILD) tests/net/run-net-tests $(NET_TEST_FLAGS)
 	@if $(HAVE_PLUG); then \
 		echo "this kernel has sch_plug: the no-plug NIC checks do not apply"; \
-		$(BUILD)/tests/nic-tests nic_noplug; \
+		$(BUILD)/tests/nic-tests nic_noplug nic_nl_; \
 	else \
-		$(BUILD)/tests/nic-tests $(NET_TEST_FLAGS) nic_noplug; \
+		$(BUILD)/tests/nic-tests $(NET_TEST_FLAGS) nic_noplug nic_nl_; \
 	fi
