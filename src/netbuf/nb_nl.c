@@ -11,8 +11,16 @@
  * order and answers each (an error ack even if an earlier one failed), so
  * every NIC gets its own result.  A reply that never comes (a malformed
  * batch makes the kernel drop the rest) is bounded by NB_ACK_TIMEOUT_MS.
- * At most NB_BATCH_MAX requests go in one sendmsg, so their acks fit in the
- * socket's default receive buffer.
+ *
+ * At most NB_BATCH_MAX (128) requests go in one sendmsg, but the real
+ * bound is lower: all the acks of a batch must fit in the socket's receive
+ * buffer at once, and libnl's default buffer (32 KiB, which the kernel
+ * doubles) holds about 78 success acks, fewer error acks (each carries its
+ * request).  A bigger batch overflows it: the kernel still runs every
+ * request but drops the acks that do not fit, the next recv fails with
+ * ENOBUFS, and read_acks gives up, so every request of the batch fails
+ * with CKPT_ERROR_NETLINK (logged as unanswered).  A devset of more than
+ * about 78 NICs fails every checkpoint step today (issue 9).
  */
 #include <errno.h>
 #include <linux/pkt_sched.h>
