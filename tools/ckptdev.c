@@ -13,6 +13,14 @@
  * ends the loop with a graceful teardown: every held packet is released.
  * `teardown` removes what a crashed run left (IFBs, qdiscs, xenstore).
  *
+ * Exit status: 0 when the run ended as asked (--count reached, a signal)
+ * or the cleanup succeeded; 1 when setup, a checkpoint step or teardown
+ * failed; 2 for a usage error.
+ *
+ * --fault NAME[:NTH], for tests, arms the library's fault point NAME
+ * (ckpt_fault_arm) so that its NTH pass (default 1) fails: e.g.
+ * --fault dev.postsuspend:3 makes the third checkpoint's postsuspend fail.
+ *
  * Only the public API is used: this file is also an example of embedding
  * ckptdev in a libev program.
  */
@@ -30,7 +38,8 @@
 
 #include "ckptdev.h"
 
-#define MAX_DEVS 64
+#define MAX_DEVS   64
+#define MAX_FAULTS 8
 
 struct opts {
 	unsigned domid;
@@ -42,6 +51,11 @@ struct opts {
 	pid_t pause_pid;
 	const char *suspend_cmd, *resume_cmd, *script;
 	bool verbose;
+	struct {
+		const char *name; /* from ckpt_fault_list() */
+		unsigned nth;
+	} faults[MAX_FAULTS];
+	int n_faults;
 };
 
 /* Per-step latencies, in microseconds. */
@@ -106,7 +120,11 @@ static void usage(FILE *f)
 	        "  --script PATH      the NIC hotplug script\n"
 	        "  --limit BYTES      each NIC buffer's byte limit\n"
 	        "  --timeout MS       hotplug script timeout\n"
-	        "  --verbose          log everything the library says\n");
+	        "  --verbose          log everything the library says\n"
+	        "  --fault NAME[:NTH] for tests: make the NTH pass (default 1) of the library's\n"
+	        "                     fault point NAME fail (e.g. dev.postsuspend:3)\n"
+	        "exit status: 0 done (--count reached, SIGINT/SIGTERM, cleanup done);\n"
+	        "             1 setup, a checkpoint step or teardown failed; 2 usage error\n");
 }
 
 static unsigned parse_uint(const char *what, const char *s)
@@ -121,6 +139,37 @@ static unsigned parse_uint(const char *what, const char *s)
 		exit(2);
 	}
 	return (unsigned)v;
+}
+
+/* --fault NAME[:NTH]: a fault point the library knows, and a pass >= 1. */
+static void parse_fault(struct opts *o, const char *arg)
+{
+	const char *colon = strchr(arg, ':');
+	size_t len = colon ? (size_t)(colon - arg) : strlen(arg), n;
+	const char *const *names = ckpt_fault_list(&n);
+	unsigned nth = colon ? parse_uint("--fault's NTH", colon + 1) : 1;
+	size_t i;
+
+	if (o->n_faults == MAX_FAULTS) {
+		fprintf(stderr, "ckptdev: at most %d --fault options\n", MAX_FAULTS);
+		exit(2);
+	}
+	for (i = 0; i < n; i++)
+		if (strlen(names[i]) == len && !strncmp(names[i], arg, len))
+			break;
+	if (nth == 0) {
+		fprintf(stderr, "ckptdev: --fault \"%s\": NTH counts from 1\n", arg);
+		exit(2);
+	}
+	if (i == n) {
+		fprintf(stderr, "ckptdev: --fault \"%s\": no such fault point; there are:", arg);
+		for (i = 0; i < n; i++)
+			fprintf(stderr, " %s", names[i]);
+		fprintf(stderr, "\n");
+		exit(2);
+	}
+	o->faults[o->n_faults].name = names[i];
+	o->faults[o->n_faults++].nth = nth;
 }
 
 static void parse(struct opts *o, int argc, char **argv)
@@ -140,6 +189,7 @@ static void parse(struct opts *o, int argc, char **argv)
 	        {"limit", required_argument, NULL, 'l'},
 	        {"timeout", required_argument, NULL, 'T'},
 	        {"verbose", no_argument, NULL, 'v'},
+	        {"fault", required_argument, NULL, 'f'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
@@ -197,6 +247,9 @@ static void parse(struct opts *o, int argc, char **argv)
 			break;
 		case 'v':
 			o->verbose = true;
+			break;
+		case 'f':
+			parse_fault(o, optarg);
 			break;
 		case 'h':
 			usage(stdout);
@@ -425,6 +478,12 @@ static int run(struct driver *d, bool teardown_only)
 	d->loop = EV_DEFAULT;
 	copts.ev_loop = d->loop;
 	rc = ckpt_ctx_new(&d->ctx, &copts);
+	for (int i = 0; !rc && i < d->o.n_faults; i++) {
+		rc = ckpt_fault_arm(d->ctx, d->o.faults[i].name, d->o.faults[i].nth, 0);
+		if (rc)
+			fprintf(stderr, "ckptdev: --fault %s: %s\n", d->o.faults[i].name,
+			        ckpt_strerror(rc));
+	}
 	if (!rc)
 		rc = ckpt_devset_new(d->ctx, d->o.domid, d->specs, n, &d->set);
 	if (rc)
