@@ -74,6 +74,7 @@ struct driver {
 	ev_signal sigint, sigterm;
 	unsigned epoch;
 	bool setting_up, stopping;
+	bool finished; /* the loop was told to end */
 	int rc;
 	struct lat lat[3];
 	uint64_t released_before[MAX_DEVS];
@@ -346,6 +347,15 @@ static void report_epoch(struct driver *d, const double us[3])
 
 static void teardown_done(ckpt_ctx *ctx, int rc, void *user);
 
+/* End the loop.  A setup may fail before ev_run() starts (its callback
+ * runs inside ckpt_devset_setup), and ev_run() forgets an earlier
+ * ev_break(): run() checks finished instead. */
+static void finish(struct driver *d)
+{
+	d->finished = true;
+	ev_break(d->loop, EVBREAK_ALL);
+}
+
 static void stop(struct driver *d)
 {
 	int rc;
@@ -421,7 +431,7 @@ static void setup_done(ckpt_ctx *ctx, int rc, void *user)
 		fprintf(stderr, "ckptdev: setup failed: %s (see the messages above)\n",
 		        ckpt_strerror(rc));
 		d->rc = rc;
-		ev_break(d->loop, EVBREAK_ALL);
+		finish(d);
 		return;
 	}
 	printf("domain %u: %zu device(s) protected; checkpoint every %u ms\n", d->o.domid,
@@ -451,7 +461,7 @@ static void teardown_done(ckpt_ctx *ctx, int rc, void *user)
 		if (!d->rc)
 			d->rc = rc;
 	}
-	ev_break(d->loop, EVBREAK_ALL);
+	finish(d);
 }
 
 static void summary(const struct driver *d)
@@ -508,7 +518,8 @@ static int run(struct driver *d, bool teardown_only)
 	d->setting_up = true;
 	rc = ckpt_devset_setup(d->set, &d->setup_how);
 	if (!rc) {
-		ev_run(d->loop, 0);
+		if (!d->finished)
+			ev_run(d->loop, 0);
 		rc = d->rc;
 		summary(d);
 	}
