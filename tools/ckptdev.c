@@ -11,6 +11,8 @@
  * transfer (--transfer-ms), preresume, resume the guest, a simulated wait
  * for the backup's acknowledgement (--ack-ms), commit.  SIGINT or SIGTERM
  * ends the loop with a graceful teardown: every held packet is released.
+ * A checkpoint step that fails ends it the same way (the guest is resumed
+ * first), after saying which step of which epoch failed for the domain.
  * `teardown` removes what a crashed run left (IFBs, qdiscs, xenstore).
  *
  * Exit status: 0 when the run ended as asked (--count reached, a signal)
@@ -72,7 +74,7 @@ struct driver {
 	ckpt_async_how setup_how, teardown_how;
 	ev_timer tick;
 	ev_signal sigint, sigterm;
-	unsigned epoch;
+	unsigned epoch; /* checkpoints completed */
 	bool setting_up, stopping;
 	bool finished; /* the loop was told to end */
 	int rc;
@@ -124,6 +126,7 @@ static void usage(FILE *f)
 	        "  --verbose          log everything the library says\n"
 	        "  --fault NAME[:NTH] for tests: make the NTH pass (default 1) of the library's\n"
 	        "                     fault point NAME fail (e.g. dev.postsuspend:3)\n"
+	        "A failed checkpoint step ends the run with a graceful teardown.\n"
 	        "exit status: 0 done (--count reached, SIGINT/SIGTERM, cleanup done);\n"
 	        "             1 setup, a checkpoint step or teardown failed; 2 usage error\n");
 }
@@ -374,19 +377,20 @@ static void stop(struct driver *d)
 		teardown_done(d->ctx, rc, d);
 }
 
-/* One checkpoint. */
+/* One checkpoint.  A step that fails ends the run: the guest runs again
+ * and the teardown lets out what the buffers hold. */
 static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct driver *d = w->data;
 	int (*const steps[3])(ckpt_devset *) = {ckpt_devset_postsuspend, ckpt_devset_preresume,
 	                                        ckpt_devset_commit};
+	unsigned epoch = d->epoch + 1;
 	double us[3];
-	int rc = 0;
+	int rc = 0, s;
 
 	(void)loop;
 	(void)revents;
-	d->epoch++;
-	for (int s = 0; s < 3; s++) {
+	for (s = 0; s < 3; s++) {
 		double t0;
 		if (s == 0)
 			guest(d, false);
@@ -400,16 +404,21 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		rc = steps[s](d->set);
 		us[s] = now_us() - t0;
 		lat_add(&d->lat[s], us[s]);
-		if (rc) {
-			fprintf(stderr, "ckptdev: epoch %u: %s failed: %s\n", d->epoch,
-			        step_names[s], ckpt_strerror(rc));
-			d->rc = rc;
-		}
+		if (rc)
+			break;
 	}
-	if (rc)
-		guest(d, true);
+	if (rc) {
+		fprintf(stderr, "ckptdev: domain %u: epoch %u: %s failed: %s; stopping\n",
+		        d->o.domid, epoch, step_names[s], ckpt_strerror(rc));
+		d->rc = rc;
+		if (s < 2)
+			guest(d, true); /* it is still suspended */
+		stop(d);
+		return;
+	}
+	d->epoch = epoch;
 	report_epoch(d, us);
-	if (rc || (d->o.count && d->epoch >= d->o.count))
+	if (d->o.count && d->epoch >= d->o.count)
 		stop(d);
 }
 
