@@ -76,7 +76,6 @@ struct driver {
 	ev_signal sigint, sigterm;
 	unsigned epoch; /* checkpoints completed */
 	bool setting_up, stopping;
-	bool finished; /* the loop was told to end */
 	int rc;
 	struct lat lat[3];
 	uint64_t released_before[MAX_DEVS];
@@ -350,12 +349,9 @@ static void report_epoch(struct driver *d, const double us[3])
 
 static void teardown_done(ckpt_ctx *ctx, int rc, void *user);
 
-/* End the loop.  A setup may fail before ev_run() starts (its callback
- * runs inside ckpt_devset_setup), and ev_run() forgets an earlier
- * ev_break(): run() checks finished instead. */
+/* End the loop (completion callbacks come from inside ev_run). */
 static void finish(struct driver *d)
 {
-	d->finished = true;
 	ev_break(d->loop, EVBREAK_ALL);
 }
 
@@ -527,8 +523,7 @@ static int run(struct driver *d, bool teardown_only)
 	d->setting_up = true;
 	rc = ckpt_devset_setup(d->set, &d->setup_how);
 	if (!rc) {
-		if (!d->finished)
-			ev_run(d->loop, 0);
+		ev_run(d->loop, 0);
 		rc = d->rc;
 		summary(d);
 	}

@@ -160,11 +160,20 @@ static void set_handler(int sig, void (*handler)(int))
 	sigaction(sig, &sa, NULL);
 }
 
+/* End the supervisor: the raw system call, not libc's _exit, which a
+ * sanitizer's runtime intercepts (it may then wait on a lock that another
+ * thread of the parent held at the clone, and flushes stdio). */
+static _Noreturn void supervisor_exit(int status)
+{
+	for (;;)
+		syscall(SYS_exit_group, status);
+}
+
 static _Noreturn void report_errno(int status_fd, int e)
 {
 	if (write(status_fd, &e, sizeof(e)) < 0)
-		_exit(127);
-	_exit(127);
+		supervisor_exit(127);
+	supervisor_exit(127);
 }
 
 /* fd itself if above 2, else a close-on-exec copy above 2 (or -1). */
@@ -254,14 +263,14 @@ static _Noreturn void supervise(const struct ao_spawn *sp, int devnull, int stat
 		set_handler(polite[i], SIG_IGN);
 	while (wait4(pid, &status, 0, NULL) < 0)
 		if (errno != EINTR)
-			_exit(127);
+			supervisor_exit(127);
 	if (WIFSIGNALED(status)) {
 		/* end the same way, without a core of our own */
 		setrlimit(RLIMIT_CORE, &no_core);
 		set_handler(WTERMSIG(status), SIG_DFL);
-		kill((pid_t)syscall(SYS_getpid), WTERMSIG(status));
+		syscall(SYS_kill, syscall(SYS_getpid), WTERMSIG(status));
 	}
-	_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 127);
+	supervisor_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 127);
 }
 
 int ao_child_spawn(ckpt_ctx *ctx, ao_child *ch, ao_child_cb *func, const struct ao_spawn *sp,
