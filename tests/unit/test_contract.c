@@ -803,8 +803,10 @@ struct stress_set {
 	ckpt_devset *set;
 	ckpt_async_how how;
 	atomic_int started, completed, bad_rc;
-	bool running, ready;
-	int last_rc;
+	/* the callback may run on a starter thread waiting in a synchronous
+	 * call (hooks and poll bindings): hence atomics */
+	atomic_bool running;
+	bool ready;
 };
 
 struct stress {
@@ -820,10 +822,10 @@ static void stress_set_cb(ckpt_ctx *ctx, int rc, void *user)
 	struct stress_set *s = user;
 
 	(void)ctx;
-	s->last_rc = rc;
+	(void)rc;
 	if (atomic_fetch_add(&s->completed, 1) + 1 > atomic_load(&s->started))
 		atomic_fetch_add(&s->bad_rc, 1000); /* a callback with no start */
-	s->running = false;
+	atomic_store(&s->running, false);
 }
 
 static unsigned stress_rand(unsigned *seed)
@@ -916,7 +918,7 @@ static void stress_drive(struct stress *st, struct stress_set *s, unsigned *seed
 	ckpt_ctx *ctx = tloop_ctx(st->L);
 	unsigned r = stress_rand(seed) % 8;
 
-	if (s->running) {
+	if (atomic_load(&s->running)) {
 		if (r == 0) {
 			int rc = ckpt_ao_abort(ctx, &s->how);
 			if (rc && rc != CKPT_ERROR_NOTFOUND && rc != CKPT_ERROR_NOTSUP)
@@ -928,7 +930,7 @@ static void stress_drive(struct stress *st, struct stress_set *s, unsigned *seed
 		return;
 	s->how.callback = stress_set_cb;
 	s->how.user = s;
-	s->running = true;
+	atomic_store(&s->running, true);
 	atomic_fetch_add(&s->started, 1);
 	if (!s->ready) {
 		ASSERT_OK(ckpt_devset_setup(s->set, &s->how));
@@ -937,7 +939,7 @@ static void stress_drive(struct stress *st, struct stress_set *s, unsigned *seed
 		ASSERT_OK(ckpt_devset_teardown(s->set, &s->how));
 		s->ready = false;
 	} else {
-		s->running = false; /* stay READY a while for the cyclers */
+		atomic_store(&s->running, false); /* stay READY a while for the cyclers */
 		atomic_fetch_sub(&s->started, 1);
 	}
 }
@@ -992,7 +994,7 @@ static void stress(enum ckpt_loop_kind loop)
 		busy = false;
 		for (int i = 0; i < STRESS_SETS; i++) {
 			stress_drive(&st, &st.sets[i], &seed);
-			busy = busy || st.sets[i].running || st.sets[i].ready;
+			busy = busy || atomic_load(&st.sets[i].running) || st.sets[i].ready;
 		}
 		app_pump();
 		tloop_run_once(st.L, 5);
