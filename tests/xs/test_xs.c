@@ -3,13 +3,16 @@
  * against the real xenstored (started per test by the xsd fixture, with
  * the stand-in for the hypervisor interfaces).
  */
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "../harness/test.h"
 #include "../harness/tloop.h"
 #include "../ops/top.h"
+#include "ckptdev/devices.h"
 #include "xsd_fixture.h"
 
 /* Run xenstore-write PATH VALUE from another process after delay_ms. */
@@ -267,5 +270,138 @@ TEST(every_xs_fault_point_fails_cleanly)
 		}
 		printf("%-10s %u pass(es), each failed cleanly\n", names[p], passes);
 	}
+	xsd_fixture_stop();
+}
+
+/* ----------------------------------------- checkpoint vs. a stuck setup */
+
+struct stuck {
+	ckpt_devset *set;
+	int cycles, rc;
+	atomic_int done, watchdog_fired;
+};
+
+static void *stuck_cycler(void *arg)
+{
+	struct stuck *s = arg;
+
+	for (int i = 0; i < s->cycles && !s->rc; i++) {
+		s->rc = ckpt_devset_postsuspend(s->set);
+		if (!s->rc)
+			s->rc = ckpt_devset_preresume(s->set);
+		if (!s->rc)
+			s->rc = ckpt_devset_commit(s->set);
+	}
+	atomic_store(&s->done, 1);
+	xsd_fixture_freeze(false);
+	return NULL;
+}
+
+/* If the cycler never gets through, thaw the daemon anyway (and say so),
+ * so that a regression fails the test instead of hanging it. */
+static void *stuck_watchdog(void *arg)
+{
+	struct stuck *s = arg;
+	long long deadline = test_now_ms() + test_scale_ms(5000);
+
+	while (!atomic_load(&s->done) && test_now_ms() < deadline)
+		usleep(10000);
+	if (!atomic_load(&s->done)) {
+		atomic_store(&s->watchdog_fired, 1);
+		xsd_fixture_freeze(false);
+	}
+	return NULL;
+}
+
+/*
+ * devices.h: a READY devset's checkpoint steps never wait for another
+ * devset's work.  Devset B (a NIC) starts its setup while xenstored does
+ * not answer: its first xenstore request blocks inside the library.
+ * Devset A's checkpoints, on another thread, must go through meanwhile;
+ * they thaw the daemon when done.
+ */
+TEST_LOOPS(checkpoint_never_waits_for_a_setup_stuck_on_xenstore)
+{
+	char script[64], param[96];
+	struct tloop *L;
+	ckpt_devset *a, *b;
+	struct stuck s = {.cycles = 50};
+	struct tdone d = {0};
+	ckpt_async_how how = tdone_how(&d);
+	pthread_t cycler, watchdog;
+
+	xsd_fixture_start();
+	L = tloop_new(loop);
+	snprintf(script, sizeof(script), "/tmp/ckpt-xs-%d-netbuf.sh", (int)getpid());
+	test_write_script(script, "[ \"$1\" = teardown ] && exit 0\n"
+	                          "echo 'no vif here' >&2; exit 1");
+	snprintf(param, sizeof(param), "script=%s", script);
+	const char *disk_params[] = {"target=vg/a", NULL};
+	const char *nic_params[] = {"vif=vif9.0", param, NULL};
+	const ckpt_dev_spec a_specs[] = {{"disk", 0, disk_params}};
+	const ckpt_dev_spec b_specs[] = {{"nic", 0, nic_params}};
+	ASSERT_OK(ckpt_devset_new(tloop_ctx(L), 1, a_specs, 1, &a));
+	ASSERT_OK(ckpt_devset_new(tloop_ctx(L), 9, b_specs, 1, &b));
+	ASSERT_OK(ckpt_devset_setup(a, NULL));
+	s.set = a;
+
+	xsd_fixture_freeze(true);
+	ASSERT_OK(pthread_create(&cycler, NULL, stuck_cycler, &s));
+	ASSERT_OK(pthread_create(&watchdog, NULL, stuck_watchdog, &s));
+	/* blocks in its first xenstore request until the cycler thaws it */
+	ASSERT_OK(ckpt_devset_setup(b, &how));
+	pthread_join(cycler, NULL);
+	pthread_join(watchdog, NULL);
+	ASSERT_EQ(atomic_load(&s.watchdog_fired), 0);
+	ASSERT_OK(s.rc);
+	ASSERT_TRUE(tloop_run_until(L, &d.done, 10000));
+	ASSERT_RC(d.rc, CKPT_ERROR_SCRIPT);
+
+	ASSERT_OK(ckpt_devset_teardown(a, NULL));
+	ASSERT_OK(ckpt_devset_free(a));
+	ASSERT_OK(ckpt_devset_free(b));
+	unlink(script);
+	tloop_free(L);
+	xsd_fixture_stop();
+}
+
+/*
+ * devices.h: after the setup timeout a NIC still setting up is told to
+ * abort: its hotplug script gets SIGTERM (so its trap can undo what it
+ * did), SIGKILL after the grace, and the setup fails with TIMEDOUT within
+ * the timeout plus that grace, not the script's own 10 s timeout.
+ */
+TEST_LOOPS(nic_setup_timeout_lets_the_script_undo)
+{
+	char script[64], mark[64], body[256], param[96];
+	struct tloop *L;
+	ckpt_devset *set;
+	long long t0;
+
+	xsd_fixture_start();
+	L = tloop_new(loop);
+	snprintf(script, sizeof(script), "/tmp/ckpt-xs-%d-hang.sh", (int)getpid());
+	snprintf(mark, sizeof(mark), "/tmp/ckpt-xs-%d.undone", (int)getpid());
+	unlink(mark);
+	snprintf(body, sizeof(body),
+	         "[ \"$1\" = teardown ] && exit 0\n"
+	         "trap 'echo undone > %s; exit 1' TERM\n"
+	         "sleep 30 & wait",
+	         mark);
+	test_write_script(script, body);
+	snprintf(param, sizeof(param), "script=%s", script);
+	const char *nic_params[] = {"vif=vif9.0", param, NULL};
+	const ckpt_dev_spec specs[] = {{"nic", 0, nic_params}};
+	ASSERT_OK(ckpt_devset_new(tloop_ctx(L), 9, specs, 1, &set));
+	ckpt_devset_set_setup_timeout(set, 300);
+	t0 = test_now_ms();
+	ASSERT_RC(ckpt_devset_setup(set, NULL), CKPT_ERROR_TIMEDOUT);
+	ASSERT_LT(test_now_ms() - t0, test_scale_ms(300 + 2000 + 1500));
+	ASSERT_EQ(access(mark, F_OK), 0);
+	ASSERT_EQ(ckpt_devset_state(set), CKPT_DEV_DOWN);
+	ASSERT_OK(ckpt_devset_free(set));
+	unlink(mark);
+	unlink(script);
+	tloop_free(L);
 	xsd_fixture_stop();
 }

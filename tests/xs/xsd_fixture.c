@@ -2,6 +2,7 @@
  * xsd_fixture.c - one private xenstored per test process.
  */
 #include <limits.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "../harness/test.h"
@@ -19,6 +20,12 @@ void xsd_fixture_stop(void)
 void xsd_fixture_kill(void)
 {
 	xsd_kill(&daemon_);
+}
+
+void xsd_fixture_freeze(bool frozen)
+{
+	if (daemon_.pid > 0)
+		kill(daemon_.pid, frozen ? SIGSTOP : SIGCONT);
 }
 
 void xsd_fixture_start(void)
