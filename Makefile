@@ -36,7 +36,8 @@ endif
 # Network buffering backend: nb_nl.c (libnl) or nb_stub.c (NETBUF=no).
 NETBUF   ?= yes
 SCRIPTDIR ?= $(PREFIX)/libexec/ckptdev
-LIB_SRC  := $(wildcard src/ao/*.c) $(wildcard src/devices/*.c) src/netbuf/nic.c
+LIB_SRC  := $(wildcard src/ao/*.c) $(wildcard src/devices/*.c) src/netbuf/nic.c \
+            src/builtin_kinds.c
 ifeq ($(NETBUF),no)
 LIB_SRC  += src/netbuf/nb_stub.c
 else

@@ -41,12 +41,8 @@ static int bind_loop(ckpt_ctx *ctx, const ckpt_ctx_opts *opts)
 
 static void ctx_dispose(ckpt_ctx *ctx)
 {
-	struct ao_list *pos;
-
-	while ((pos = ao_list_first(&ctx->kinds))) {
-		ao_list_del(pos);
-		free(CONTAINER_OF(pos, struct ao_kind_node, entry));
-	}
+	if (ctx->layer_dispose)
+		ctx->layer_dispose(ctx->layer);
 	if (ctx->loop && ctx->loop->dispose)
 		ctx->loop->dispose(ctx);
 	ao_poller_dispose(&ctx->app_poller);
@@ -96,7 +92,6 @@ int ckpt_ctx_new(ckpt_ctx **ctx_out, const ckpt_ctx_opts *opts)
 	ao_list_init(&ctx->aos);
 	ao_list_init(&ctx->posted);
 	ao_list_init(&ctx->xswatches);
-	ao_list_init(&ctx->kinds);
 	ao_fd_init(&ctx->doorbell);
 	ctx->doorbell_fd = -1;
 	ao_work_init(&ctx->xs_lost_work);
@@ -128,11 +123,11 @@ int ckpt_ctx_free(ckpt_ctx *ctx)
 		return 0;
 	ao_ctx_lock(ctx);
 	running = ao_list_count(&ctx->aos) + ctx->callbacks_due;
-	if (ctx->devsets) {
+	if (ctx->dependents) {
 		LOG(ctx, ERROR,
-		    "ckpt_ctx_free: %u devset(s) still exist; free them first; "
-		    "the context was not destroyed",
-		    ctx->devsets);
+		    "ckpt_ctx_free: %u object(s) made on it (devsets) still exist; free "
+		    "them first; the context was not destroyed",
+		    ctx->dependents);
 		ao_ctx_unlock(ctx);
 		return CKPT_ERROR_BUSY;
 	}

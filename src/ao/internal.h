@@ -597,15 +597,13 @@ struct ckpt_ctx {
 
 	struct ao_faults faults;
 
-	/* The device layer's: kinds registered by the application (nodes
-	 * of struct ao_kind_node) and how many devsets use this ctx. */
-	struct ao_list kinds;
-	unsigned devsets;
-};
-
-struct ao_kind_node {
-	struct ao_list entry;
-	const void *kind;
+	/* For the layers above the core, which it knows nothing about:
+	 * objects made on this ctx that must go before it (devsets), and
+	 * one layer's per-ctx state (the device layer's kind registry),
+	 * disposed of with the ctx. */
+	unsigned dependents;
+	void *layer;
+	void (*layer_dispose)(void *layer);
 };
 
 HIDDEN void ao_ctx_lock(ckpt_ctx *ctx);

@@ -204,7 +204,7 @@ int ckpt_devset_new(ckpt_ctx *ctx, uint32_t domid, const ckpt_dev_spec *specs, s
 		goto out;
 	}
 	make_groups(set);
-	ctx->devsets++;
+	ctx->dependents++;
 	*set_out = set;
 out:
 	ao_ctx_unlock(ctx);
@@ -225,7 +225,7 @@ int ckpt_devset_free(ckpt_devset *set)
 		ao_ctx_unlock(ctx);
 		return CKPT_ERROR_BUSY;
 	}
-	ctx->devsets--;
+	ctx->dependents--;
 	devset_dispose(set);
 	ao_ctx_unlock(ctx);
 	return 0;

@@ -100,7 +100,8 @@ struct ckpt_devset {
 /* Kind registry (kind.c). */
 HIDDEN const ckpt_dev_kind *dev_kind_find(ckpt_ctx *ctx, const char *name);
 HIDDEN extern const ckpt_dev_kind dev_disk_kind;
-HIDDEN extern const ckpt_dev_kind dev_nic_kind;
+/* Every context's kinds, NULL-terminated (src/builtin_kinds.c). */
+HIDDEN extern const ckpt_dev_kind *const dev_builtin_kinds[];
 
 HIDDEN void dev_set_state(ckpt_dev *dev, enum ckpt_dev_state to);
 /* Change the set's state (ctx lock held; takes the step lock). */

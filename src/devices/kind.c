@@ -1,35 +1,43 @@
 /*
- * kind.c - the kind registry: the built-in kinds, and those an application
- * registers on its context.
+ * kind.c - the kind registry: the built-in kinds (a table the build puts
+ * together, src/builtin_kinds.c, so this layer names none of them), and
+ * those an application registers on its context (kept in the context's
+ * layer slot, made on first registration, freed with the context).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
-static const ckpt_dev_kind *const builtin_kinds[] = {
-        &dev_nic_kind,
-        &dev_disk_kind,
+struct registry {
+	size_t n;
+	const ckpt_dev_kind **kinds;
 };
+
+static void registry_dispose(void *layer)
+{
+	struct registry *r = layer;
+
+	free(r->kinds);
+	free(r);
+}
 
 const ckpt_dev_kind *dev_kind_find(ckpt_ctx *ctx, const char *name)
 {
-	struct ao_list *pos;
+	struct registry *r = ctx->layer;
 
-	for (size_t i = 0; i < ARRAY_SIZE(builtin_kinds); i++)
-		if (!strcmp(builtin_kinds[i]->name, name))
-			return builtin_kinds[i];
-	AO_LIST_FOR_EACH(pos, &ctx->kinds)
-	{
-		const ckpt_dev_kind *kind = CONTAINER_OF(pos, struct ao_kind_node, entry)->kind;
-		if (!strcmp(kind->name, name))
-			return kind;
-	}
+	for (size_t i = 0; dev_builtin_kinds[i]; i++)
+		if (!strcmp(dev_builtin_kinds[i]->name, name))
+			return dev_builtin_kinds[i];
+	for (size_t i = 0; r && i < r->n; i++)
+		if (!strcmp(r->kinds[i]->name, name))
+			return r->kinds[i];
 	return NULL;
 }
 
 int ckpt_kind_register(ckpt_ctx *ctx, const ckpt_dev_kind *kind)
 {
-	struct ao_kind_node *node;
+	struct registry *r;
 	int rc = 0;
 
 	if (!ctx)
@@ -46,9 +54,13 @@ int ckpt_kind_register(ckpt_ctx *ctx, const ckpt_dev_kind *kind)
 		rc = CKPT_ERROR_EXISTS;
 		goto out;
 	}
-	node = ao_calloc(1, sizeof(*node));
-	node->kind = kind;
-	ao_list_add_tail(&ctx->kinds, &node->entry);
+	if (!ctx->layer) {
+		ctx->layer = ao_calloc(1, sizeof(struct registry));
+		ctx->layer_dispose = registry_dispose;
+	}
+	r = ctx->layer;
+	r->kinds = ao_realloc(r->kinds, (r->n + 1) * sizeof(*r->kinds));
+	r->kinds[r->n++] = kind;
 out:
 	ao_ctx_unlock(ctx);
 	return rc;

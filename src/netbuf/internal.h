@@ -36,6 +36,9 @@ enum nb_action {
 	NB_RELEASE_INDEFINITE,
 };
 
+/* The kind's ops table (nic.c), listed in src/builtin_kinds.c. */
+HIDDEN extern const ckpt_dev_kind nb_nic_kind;
+
 /* The per-device state of a NIC. */
 struct nb_nic {
 	ckpt_dev *dev;

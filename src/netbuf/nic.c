@@ -270,7 +270,7 @@ static int nic_commit_all(ckpt_dev *const *devs, size_t n, int *rcs)
 	return nb_plug_request(ckpt_dev_subkind(devs[0]), devs, n, NB_RELEASE_ONE, rcs);
 }
 
-const ckpt_dev_kind dev_nic_kind = {
+const ckpt_dev_kind nb_nic_kind = {
         .name = "nic",
         .validate = nic_validate,
         .dispose = nic_dispose,
@@ -293,7 +293,7 @@ int ckpt_nic_get_stats(const ckpt_dev *dev, ckpt_nic_stats *out)
 	ctx = ckpt_dev_ctx(dev);
 	/* the netlink socket is the checkpoint path's: its lock, not ctx's */
 	pthread_mutex_lock(&dev->set->step_lock);
-	if (dev->kind != &dev_nic_kind || dev->set->state != CKPT_DEV_READY ||
+	if (dev->kind != &nb_nic_kind || dev->set->state != CKPT_DEV_READY ||
 	    dev->state != CKPT_DEV_READY || !nb_nic_of(dev)->plug) {
 		LOG(ctx, ERROR, "ckpt_nic_get_stats: domain %u: %s is not a ready nic",
 		    ckpt_dev_domid(dev), dev->name);
@@ -307,7 +307,7 @@ int ckpt_nic_get_stats(const ckpt_dev *dev, ckpt_nic_stats *out)
 
 const char *ckpt_nic_ifb(const ckpt_dev *dev)
 {
-	if (!dev || dev->kind != &dev_nic_kind || dev->state != CKPT_DEV_READY)
+	if (!dev || dev->kind != &nb_nic_kind || dev->state != CKPT_DEV_READY)
 		return NULL;
 	return nb_nic_of(dev)->ifb;
 }

@@ -312,7 +312,7 @@ TEST(ctx_and_devset_free_refuse_while_in_use)
 	ckpt_devset *set = new_set(L, specs, 1);
 
 	ASSERT_RC(ckpt_ctx_free(tloop_ctx(L)), CKPT_ERROR_BUSY);
-	ASSERT_TRUE(tlog_contains(L, "1 devset(s) still exist"));
+	ASSERT_TRUE(tlog_contains(L, "1 object(s) made on it (devsets) still exist"));
 	ASSERT_OK(ckpt_devset_setup(set, NULL));
 	ASSERT_RC(ckpt_devset_free(set), CKPT_ERROR_BUSY);
 	ASSERT_TRUE(tlog_contains(L, "the devset is ready; tear it down first"));
