@@ -286,13 +286,7 @@ ckpt_ctx *ckpt_dev_ctx(const ckpt_dev *dev)
 
 enum ckpt_dev_state ckpt_dev_state(const ckpt_dev *dev)
 {
-	ckpt_ctx *ctx = dev->set->ctx;
-	enum ckpt_dev_state state;
-
-	ao_ctx_lock(ctx);
-	state = dev->state;
-	ao_ctx_unlock(ctx);
-	return state;
+	return dev->state;
 }
 
 int ckpt_dev_last_rc(const ckpt_dev *dev)

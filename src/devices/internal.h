@@ -39,7 +39,9 @@ struct ckpt_dev {
 	struct dev_group *group;
 	int devid;
 	char **params; /* "key=value", NULL-terminated, owned */
-	enum ckpt_dev_state state;
+	/* written under the ctx lock; read anywhere (ckpt_dev_state from a
+	 * checkpoint op, which holds only the set's step lock) */
+	_Atomic enum ckpt_dev_state state;
 	atomic_int last_rc;   /* any thread reads it (ckpt_dev_last_rc) */
 	void *priv;           /* the kind's */
 	bool op_pending;      /* setup/teardown started, done not yet handled */
