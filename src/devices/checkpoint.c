@@ -83,7 +83,7 @@ static int run_group(ckpt_devset *set, struct dev_group *grp, enum step_id s)
 		int rc = grp->rcs[i];
 		if (!rc)
 			rc = ao_fault(set->ctx, steps[s].fault);
-		dev->last_rc = rc;
+		atomic_store_explicit(&dev->last_rc, rc, memory_order_relaxed);
 		if (!rc)
 			continue;
 		DEV_LOG(dev, ERROR, "%s failed: %s", steps[s].name, ckpt_strerror(rc));

@@ -118,7 +118,7 @@ static void dev_done_work(ao_egc *egc, ao_work *w)
 			DEV_LOG(dev, ERROR, "teardown failed: %s", ckpt_strerror(rc));
 		dev_set_state(dev, CKPT_DEV_DOWN);
 	}
-	dev->last_rc = rc;
+	atomic_store_explicit(&dev->last_rc, rc, memory_order_relaxed);
 	ao_join_member_done(egc, &dev->member, rc);
 }
 
