@@ -680,12 +680,23 @@ TEST(sync_wait_survives_a_failing_poll)
 	long long t0;
 	double cpu;
 
+	struct pollfd two[2] = {{.fd = -1}, {.fd = -1}};
+
 	ASSERT_OK(ckpt_devset_setup(set, NULL));
 	ASSERT_OK(getrlimit(RLIMIT_NOFILE, &old));
 	low.rlim_max = old.rlim_max;
 	getrusage(RUSAGE_SELF, &r0);
 	t0 = test_now_ms();
 	ASSERT_OK(setrlimit(RLIMIT_NOFILE, &low));
+	if (poll(two, 2, 0) >= 0) {
+		/* valgrind keeps the real limit to itself: no failing poll */
+		ASSERT_OK(setrlimit(RLIMIT_NOFILE, &old));
+		fprintf(stderr, "note: poll() does not fail here (valgrind?): not checked\n");
+		ASSERT_OK(ckpt_devset_teardown(set, NULL));
+		ASSERT_OK(ckpt_devset_free(set));
+		tloop_free(L);
+		return;
+	}
 	ASSERT_OK(ckpt_devset_teardown(set, NULL));
 	ASSERT_OK(setrlimit(RLIMIT_NOFILE, &old));
 	getrusage(RUSAGE_SELF, &r1);
