@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../../src/ao/internal.h"
+#include "ckptdev/devices.h"
 #include "top.h"
 
 /* ---------------------------------------------------------------- timer */
@@ -491,5 +492,21 @@ int top_xs_read(ckpt_ctx *ctx, const char *path, char **value_out)
 	ao_ctx_lock(ctx);
 	rc = ao_xs_read(ctx, path, value_out);
 	ao_ctx_unlock(ctx);
+	return rc;
+}
+
+/* ---------------------------------------------------------- checkpoints */
+
+int top_checkpoints(ckpt_devset *set, int cycles)
+{
+	int rc = 0;
+
+	for (int i = 0; i < cycles && !rc; i++) {
+		rc = ckpt_devset_postsuspend(set);
+		if (!rc)
+			rc = ckpt_devset_preresume(set);
+		if (!rc)
+			rc = ckpt_devset_commit(set);
+	}
 	return rc;
 }

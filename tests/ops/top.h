@@ -48,6 +48,11 @@ int top_xswait(ckpt_ctx *ctx, const char *path, const char *want, unsigned timeo
 int top_xswatch(ckpt_ctx *ctx, const char *path, unsigned events, unsigned timeout_ms,
                 char **paths_out, const ckpt_async_how *how);
 
+/* Run `cycles` checkpoint cycles (postsuspend, preresume, commit) on a
+ * READY set, from any thread; 0 or the first step's error. */
+struct ckpt_devset;
+int top_checkpoints(struct ckpt_devset *set, int cycles);
+
 /* xenstore write / read through the ctx's connection (synchronous). */
 int top_xs_write(ckpt_ctx *ctx, const char *path, const char *value);
 int top_xs_read(ckpt_ctx *ctx, const char *path, char **value_out);

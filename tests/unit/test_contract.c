@@ -250,6 +250,18 @@ static int start(int (*op)(ckpt_devset *, const ckpt_async_how *), ckpt_devset *
 
 /* ------------------------------------------------- completion anywhere */
 
+/* After start(): the callback comes once, not inside the start, on this
+ * (the loop's) thread, with want_rc. */
+static void expect_one_callback(struct tloop *L, struct seen *s, int want_rc)
+{
+	run_until_seen(L, s);
+	tloop_run_for(L, 20); /* a second call would come now */
+	ASSERT_EQ(s->calls, 1);
+	ASSERT_EQ(s->calls_inside_start, 0);
+	ASSERT_TRUE(pthread_equal(s->thread, pthread_self()));
+	ASSERT_RC(s->rc, want_rc);
+}
+
 static const char *const report_modes[] = {"inside", "loop", "thread"};
 
 /*
@@ -261,7 +273,6 @@ static const char *const report_modes[] = {"inside", "loop", "thread"};
 TEST_LOOPS(async_callback_comes_once_from_the_loop_thread_whoever_reports)
 {
 	struct tloop *L = app_loop(loop);
-	pthread_t me = pthread_self();
 
 	for (size_t m = 0; m < ARRAY_LEN(report_modes); m++) {
 		char setup[32], teardown[32];
@@ -282,32 +293,17 @@ TEST_LOOPS(async_callback_comes_once_from_the_loop_thread_whoever_reports)
 
 		ASSERT_OK(start(ckpt_devset_setup, set, &s, &how));
 		ASSERT_EQ(s.calls, 0);
-		run_until_seen(L, &s);
-		tloop_run_for(L, 20); /* a second call would come now */
-		ASSERT_EQ(s.calls, 1);
-		ASSERT_EQ(s.calls_inside_start, 0);
-		ASSERT_TRUE(pthread_equal(s.thread, me));
-		ASSERT_OK(s.rc);
+		expect_one_callback(L, &s, 0);
 		ASSERT_EQ(ckpt_devset_state(set), CKPT_DEV_READY);
 
 		ASSERT_OK(start(ckpt_devset_teardown, set, &s, &how));
-		run_until_seen(L, &s);
-		tloop_run_for(L, 20);
-		ASSERT_EQ(s.calls, 1);
-		ASSERT_EQ(s.calls_inside_start, 0);
-		ASSERT_TRUE(pthread_equal(s.thread, me));
-		ASSERT_OK(s.rc);
+		expect_one_callback(L, &s, 0);
 		ASSERT_EQ(ckpt_devset_state(set), CKPT_DEV_DOWN);
 
 		/* a failure reported by the kind: the rollback, then the
 		 * first error, still once and from the loop */
 		ASSERT_OK(start(ckpt_devset_setup, bad, &s, &how));
-		run_until_seen(L, &s);
-		tloop_run_for(L, 20);
-		ASSERT_EQ(s.calls, 1);
-		ASSERT_EQ(s.calls_inside_start, 0);
-		ASSERT_TRUE(pthread_equal(s.thread, me));
-		ASSERT_RC(s.rc, CKPT_ERROR_NETLINK);
+		expect_one_callback(L, &s, CKPT_ERROR_NETLINK);
 		ASSERT_EQ(ckpt_devset_state(bad), CKPT_DEV_DOWN);
 
 		ASSERT_OK(ckpt_devset_free(set));
@@ -474,13 +470,7 @@ static void *cycle_thread(void *arg)
 {
 	struct cycler *c = arg;
 
-	for (int i = 0; i < c->cycles && !c->rc; i++) {
-		c->rc = ckpt_devset_postsuspend(c->set);
-		if (!c->rc)
-			c->rc = ckpt_devset_preresume(c->set);
-		if (!c->rc)
-			c->rc = ckpt_devset_commit(c->set);
-	}
+	c->rc = top_checkpoints(c->set, c->cycles);
 	atomic_store(&c->done, 1);
 	sem_post(blocker_sem); /* let the blocked setup go on */
 	return NULL;
@@ -851,12 +841,7 @@ static void *stress_cycler(void *arg)
 	unsigned seed = (unsigned)(uintptr_t)&seed;
 
 	while (!atomic_load(&st->stop)) {
-		ckpt_devset *set = st->sets[stress_rand(&seed) % STRESS_SETS].set;
-		int rc = ckpt_devset_postsuspend(set);
-		if (!rc)
-			rc = ckpt_devset_preresume(set);
-		if (!rc)
-			rc = ckpt_devset_commit(set);
+		int rc = top_checkpoints(st->sets[stress_rand(&seed) % STRESS_SETS].set, 1);
 		if (!rc)
 			atomic_fetch_add(&st->cycles, 1);
 		else if (rc != CKPT_ERROR_INVAL) /* not ready, or another cycler's turn */

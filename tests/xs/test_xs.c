@@ -285,13 +285,7 @@ static void *stuck_cycler(void *arg)
 {
 	struct stuck *s = arg;
 
-	for (int i = 0; i < s->cycles && !s->rc; i++) {
-		s->rc = ckpt_devset_postsuspend(s->set);
-		if (!s->rc)
-			s->rc = ckpt_devset_preresume(s->set);
-		if (!s->rc)
-			s->rc = ckpt_devset_commit(s->set);
-	}
+	s->rc = top_checkpoints(s->set, s->cycles);
 	atomic_store(&s->done, 1);
 	xsd_fixture_freeze(false);
 	return NULL;
