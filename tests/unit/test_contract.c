@@ -457,6 +457,31 @@ TEST_LOOPS(ctx_free_refuses_while_any_callback_is_due)
 	tloop_free(L);
 }
 
+/* A callback that runs inside another operation's synchronous wait: the
+ * waiting operation is still running, so the ctx must stay. */
+static void try_free_cb(ckpt_ctx *ctx, int rc, void *user)
+{
+	struct seen *s = user;
+
+	s->rc = ckpt_ctx_free(ctx);
+	(void)rc;
+	atomic_fetch_add(&s->calls, 1);
+}
+
+TEST_LOOPS(ctx_free_from_a_callback_inside_a_sync_call_is_busy)
+{
+	struct tloop *L = app_loop(loop);
+	struct seen s = {0};
+	ckpt_async_how how = {try_free_cb, &s};
+
+	ASSERT_OK(top_timer(tloop_ctx(L), 1, 0, &how));
+	/* its callback comes while this call waits */
+	ASSERT_OK(top_timer(tloop_ctx(L), 100, 0, NULL));
+	ASSERT_EQ(s.calls, 1);
+	ASSERT_RC(s.rc, CKPT_ERROR_BUSY);
+	tloop_free(L);
+}
+
 /* --------------------------------------------------- checkpoint path */
 
 struct cycler {
