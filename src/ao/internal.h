@@ -17,9 +17,16 @@
  *   while the library is on the stack below it.
  *
  * ASYNCHRONOUS OPERATIONS (ao)
- *   A public function that takes a ckpt_async_how creates an ao, starts
- *   sub-operations belonging to it, and returns ao_inprogress().  The ao
- *   ends with exactly one ao_complete().  States: RUNNING -> COMPLETE.
+ *   A public function that takes a ckpt_async_how checks it
+ *   (ao_how_check), creates an ao, starts sub-operations belonging to it,
+ *   and returns ao_inprogress().  The ao ends with exactly one
+ *   ao_complete().  States: RUNNING -> COMPLETE.
+ *
+ * THE KINDS' TOOLKIT
+ *   Everything below is the core's toolkit for the device kinds built into
+ *   the library, whether or not today's kinds use each piece (xswait, for
+ *   a kind that waits for a backend's hotplug-status; the modify verbs);
+ *   the unit and xs tiers test each one through tests/ops/top.c.
  *
  * EVENT PRIMITIVES
  *   Each primitive struct (ao_fd, ao_time, ao_child, ao_xswatch, ao_exec,
@@ -31,7 +38,8 @@
  *     Active     - registered; the callback may come at any egc.
  *   _init and _deregister may be called twice; _deregister of an Idle
  *   struct does nothing.  Callbacks get the owner back with CONTAINER_OF.
- *   All functions here are called with the ctx lock held (inside an egc).
+ *   All functions here are called with the ctx lock held (inside an egc),
+ *   except those that say otherwise (ao_work_post, ao_fault).
  */
 #ifndef CKPT_AO_INTERNAL_H
 #define CKPT_AO_INTERNAL_H
