@@ -18,6 +18,9 @@
  * without the event loop:
  *
  *	postsuspend -> preresume -> commit -> postsuspend -> ...
+ *	      \___________\___________\__ release_all --> RELEASED
+ *	                                                    |
+ *	postsuspend <----------------------- rearm ---------+
  *
  * postsuspend (the guest is paused) closes the current output epoch;
  * preresume (the guest is about to run again) needs nothing from a NIC;
@@ -28,6 +31,13 @@
  * uncommitted output out.  The cycle advances even when a device fails a
  * step; the step's error names the device, and the device's last rc says
  * which ones failed (ckpt_dev_last_rc).
+ *
+ * When the backup is lost, release_all (from any point of the cycle) lets
+ * every device stop holding output: what is held goes out, in order, and
+ * new output passes straight through.  The set stays READY but RELEASED:
+ * the checkpoint steps return CKPT_ERROR_INVAL and say why, until rearm
+ * (for a new backup: every device holds output again, in a fresh epoch;
+ * postsuspend comes next) or a teardown.
  *
  * The checkpoint steps take only the devset's own lock: they never wait
  * for another devset's setup or teardown, and may be called from any
@@ -117,6 +127,22 @@ int ckpt_devset_postsuspend(ckpt_devset *set);
 int ckpt_devset_preresume(ckpt_devset *set);
 int ckpt_devset_commit(ckpt_devset *set);
 
+/*
+ * The backup is lost: stop holding output (see the picture above).
+ * Synchronous like the checkpoint steps, from any thread, at any point of
+ * the cycle.  Returns 0 or the first device error (after trying every
+ * device; the set is RELEASED either way, and ckpt_dev_last_rc names the
+ * device that failed), or CKPT_ERROR_INVAL if the set is not READY or is
+ * already released (nothing done).
+ */
+int ckpt_devset_release_all(ckpt_devset *set);
+/*
+ * A new backup: hold output again, from a fresh epoch; postsuspend comes
+ * next.  Returns 0 or the first device error (the set is back in the
+ * cycle either way), or CKPT_ERROR_INVAL if the set is not released.
+ */
+int ckpt_devset_rearm(ckpt_devset *set);
+
 /* Bound each device's setup: after ms, a device still setting up is told
  * to abort (if its kind can) and fails with CKPT_ERROR_TIMEDOUT.  0: no
  * bound (the default). */
@@ -168,10 +194,13 @@ const char *ckpt_dev_param(const ckpt_dev *dev, const char *key);
  *   without it cannot be bounded by either.
  * postsuspend / preresume / commit (dev): one checkpoint step for one
  *   device; must not block on anything but the kernel; return 0 or an rc.
- * postsuspend_all / preresume_all / commit_all (devs, n, rcs): the same
- *   step for every READY device of the kind at once (one netlink batch,
- *   say); fill rcs[i] for devs[i] and return the first error.  Used
- *   instead of the per-device entry when present.
+ * release / rearm (dev): stop holding the device's output (everything
+ *   held goes out, new output passes), and hold it again from a fresh
+ *   epoch; the same rules as the checkpoint steps.
+ * postsuspend_all / preresume_all / commit_all / release_all / rearm_all
+ *   (devs, n, rcs): the same step for every READY device of the kind at
+ *   once (one netlink batch, say); fill rcs[i] for devs[i] and return the
+ *   first error.  Used instead of the per-device entry when present.
  * setup, teardown, abort, validate, dispose and the subkind ops run with
  * the context's lock held; the checkpoint ops run with only their
  * devset's lock held (so other devsets' work never delays them).  No op
@@ -193,6 +222,10 @@ typedef struct ckpt_dev_kind {
 	int (*postsuspend_all)(ckpt_dev *const *devs, size_t n, int *rcs);
 	int (*preresume_all)(ckpt_dev *const *devs, size_t n, int *rcs);
 	int (*commit_all)(ckpt_dev *const *devs, size_t n, int *rcs);
+	int (*release)(ckpt_dev *dev);
+	int (*rearm)(ckpt_dev *dev);
+	int (*release_all)(ckpt_dev *const *devs, size_t n, int *rcs);
+	int (*rearm_all)(ckpt_dev *const *devs, size_t n, int *rcs);
 } ckpt_dev_kind;
 
 /* Make a kind available to this context's devsets.  The struct is used
@@ -221,11 +254,12 @@ void *ckpt_dev_subkind(const ckpt_dev *dev);
  *   timeout_ms=N         the script's timeout (default 10000)
  * A script that times out, or whose setup is aborted (ckpt_ao_abort, the
  * devset's setup timeout), gets SIGTERM to its process group and SIGKILL
- * 1 s later.  The checkpoint steps only count calls.
+ * 1 s later.  The checkpoint steps (and release, rearm) only count calls.
  */
 typedef struct ckpt_disk_stats {
 	unsigned long postsuspend, preresume, commit;
 	unsigned long setups, teardowns;
+	unsigned long releases, rearms;
 } ckpt_disk_stats;
 
 /* CKPT_ERROR_INVAL if dev is not a disk. */

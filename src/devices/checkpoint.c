@@ -1,6 +1,7 @@
 /*
  * checkpoint.c - the synchronous checkpoint steps: postsuspend, preresume,
- * commit.  No event loop, no allocation, and not the ctx lock: each step
+ * commit, and leaving and re-entering that cycle when the backup is lost
+ * (release_all, rearm).  No event loop, no allocation, and not the ctx lock: each step
  * takes only its set's step_lock (see internal.h, LOCKS), checks the
  * order, and runs the step on every READY device, kind by kind (one
  * batched call for kinds that offer one).  So a step never waits for
@@ -8,27 +9,35 @@
  */
 #include "internal.h"
 
-enum step_id { STEP_POSTSUSPEND, STEP_PRERESUME, STEP_COMMIT };
+enum step_id { STEP_POSTSUSPEND, STEP_PRERESUME, STEP_COMMIT, STEP_RELEASE, STEP_REARM };
 
 typedef int dev_step_fn(ckpt_dev *dev);
 typedef int dev_batch_fn(ckpt_dev *const *devs, size_t n, int *rcs);
 
+#define IN_CYCLE (1u << PHASE_IDLE | 1u << PHASE_SUSPENDED | 1u << PHASE_RESUMED)
+
 struct step {
 	const char *name;
-	enum dev_phase from, to;
+	unsigned from; /* the phases it may start in, as bits */
+	enum dev_phase to;
 	enum ao_fault_point fault;
 };
 
 static const struct step steps[] = {
-        [STEP_POSTSUSPEND] = {"postsuspend", PHASE_IDLE, PHASE_SUSPENDED, FP_DEV_POSTSUSPEND},
-        [STEP_PRERESUME] = {"preresume", PHASE_SUSPENDED, PHASE_RESUMED, FP_DEV_PRERESUME},
-        [STEP_COMMIT] = {"commit", PHASE_RESUMED, PHASE_IDLE, FP_DEV_COMMIT},
+        [STEP_POSTSUSPEND] = {"postsuspend", 1u << PHASE_IDLE, PHASE_SUSPENDED, FP_DEV_POSTSUSPEND},
+        [STEP_PRERESUME] = {"preresume", 1u << PHASE_SUSPENDED, PHASE_RESUMED, FP_DEV_PRERESUME},
+        [STEP_COMMIT] = {"commit", 1u << PHASE_RESUMED, PHASE_IDLE, FP_DEV_COMMIT},
+        [STEP_RELEASE] = {"release_all", IN_CYCLE, PHASE_RELEASED, FP_DEV_RELEASE},
+        [STEP_REARM] = {"rearm", 1u << PHASE_RELEASED, PHASE_IDLE, FP_DEV_REARM},
 };
 
+/* Why a step cannot run in this phase. */
 static const char *const phase_next[] = {
-        [PHASE_IDLE] = "postsuspend",
-        [PHASE_SUSPENDED] = "preresume",
-        [PHASE_RESUMED] = "commit",
+        [PHASE_IDLE] = "out of order: postsuspend comes next",
+        [PHASE_SUSPENDED] = "out of order: preresume comes next",
+        [PHASE_RESUMED] = "out of order: commit comes next",
+        [PHASE_RELEASED] = "its output is released (ckpt_devset_release_all): re-arm it "
+                           "(ckpt_devset_rearm) or tear it down",
 };
 
 static dev_step_fn *single_op(const ckpt_dev_kind *k, enum step_id s)
@@ -40,6 +49,10 @@ static dev_step_fn *single_op(const ckpt_dev_kind *k, enum step_id s)
 		return k->preresume;
 	case STEP_COMMIT:
 		return k->commit;
+	case STEP_RELEASE:
+		return k->release;
+	case STEP_REARM:
+		return k->rearm;
 	}
 	return NULL;
 }
@@ -53,6 +66,10 @@ static dev_batch_fn *batch_op(const ckpt_dev_kind *k, enum step_id s)
 		return k->preresume_all;
 	case STEP_COMMIT:
 		return k->commit_all;
+	case STEP_RELEASE:
+		return k->release_all;
+	case STEP_REARM:
+		return k->rearm_all;
 	}
 	return NULL;
 }
@@ -108,9 +125,10 @@ static int run_step(ckpt_devset *set, enum step_id s)
 		rc = CKPT_ERROR_INVAL;
 		goto out;
 	}
-	if (set->phase != steps[s].from) {
-		LOG(ctx, ERROR, "ckpt_devset_%s: domain %u: out of order: %s comes next",
-		    steps[s].name, set->domid, phase_next[set->phase]);
+	if (!(steps[s].from & 1u << set->phase)) {
+		LOG(ctx, ERROR, "ckpt_devset_%s: domain %u: %s", steps[s].name, set->domid,
+		    s == STEP_REARM ? "its output is not released: nothing to re-arm"
+		                    : phase_next[set->phase]);
 		rc = CKPT_ERROR_INVAL;
 		goto out;
 	}
@@ -138,4 +156,14 @@ int ckpt_devset_preresume(ckpt_devset *set)
 int ckpt_devset_commit(ckpt_devset *set)
 {
 	return run_step(set, STEP_COMMIT);
+}
+
+int ckpt_devset_release_all(ckpt_devset *set)
+{
+	return run_step(set, STEP_RELEASE);
+}
+
+int ckpt_devset_rearm(ckpt_devset *set)
+{
+	return run_step(set, STEP_REARM);
 }

@@ -157,6 +157,18 @@ static int disk_commit(ckpt_dev *dev)
 	return 0;
 }
 
+static int disk_release(ckpt_dev *dev)
+{
+	((struct disk *)ckpt_dev_priv(dev))->stats.releases++;
+	return 0;
+}
+
+static int disk_rearm(ckpt_dev *dev)
+{
+	((struct disk *)ckpt_dev_priv(dev))->stats.rearms++;
+	return 0;
+}
+
 const ckpt_dev_kind dev_disk_kind = {
         .name = "disk",
         .validate = disk_validate,
@@ -167,6 +179,8 @@ const ckpt_dev_kind dev_disk_kind = {
         .postsuspend = disk_postsuspend,
         .preresume = disk_preresume,
         .commit = disk_commit,
+        .release = disk_release,
+        .rearm = disk_rearm,
 };
 
 int ckpt_disk_get_stats(const ckpt_dev *dev, ckpt_disk_stats *out)

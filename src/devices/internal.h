@@ -68,6 +68,7 @@ enum dev_phase {
 	PHASE_IDLE,      /* next: postsuspend */
 	PHASE_SUSPENDED, /* next: preresume */
 	PHASE_RESUMED,   /* next: commit */
+	PHASE_RELEASED,  /* output passes freely; next: rearm */
 };
 
 enum devset_op {

@@ -16,7 +16,8 @@
  *           `SCRIPT teardown`, remove the xenstore folder, detach.  Every
  *           step is tried even if an earlier one failed.
  * Checkpoints go to the backend as one batch for all NICs of the devset:
- *           postsuspend = BUFFER, commit = RELEASE_ONE.
+ *           postsuspend = BUFFER, commit = RELEASE_ONE; the backup lost:
+ *           release_all = RELEASE_INDEFINITE, rearm = BUFFER.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -270,6 +271,21 @@ static int nic_commit_all(ckpt_dev *const *devs, size_t n, int *rcs)
 	return nb_plug_request(ckpt_dev_subkind(devs[0]), devs, n, NB_RELEASE_ONE, rcs);
 }
 
+/* The backup is lost: let everything out, and pass what comes. */
+static int nic_release_all(ckpt_dev *const *devs, size_t n, int *rcs)
+{
+	return nb_plug_request(ckpt_dev_subkind(devs[0]), devs, n, NB_RELEASE_INDEFINITE, rcs);
+}
+
+/* A new backup: a barrier ends pass-through mode, and what comes next is
+ * held as the first epoch (the qdisc's closed epoch is empty after a
+ * release, so the postsuspend that follows is not a second barrier on
+ * held packets). */
+static int nic_rearm_all(ckpt_dev *const *devs, size_t n, int *rcs)
+{
+	return nb_plug_request(ckpt_dev_subkind(devs[0]), devs, n, NB_BUFFER, rcs);
+}
+
 const ckpt_dev_kind nb_nic_kind = {
         .name = "nic",
         .validate = nic_validate,
@@ -281,6 +297,8 @@ const ckpt_dev_kind nb_nic_kind = {
         .abort = nic_abort,
         .postsuspend_all = nic_postsuspend_all,
         .commit_all = nic_commit_all,
+        .release_all = nic_release_all,
+        .rearm_all = nic_rearm_all,
 };
 
 int ckpt_nic_get_stats(const ckpt_dev *dev, ckpt_nic_stats *out)

@@ -269,3 +269,58 @@ TEST_T(nic_plug_netlink_faults_fail_cleanly, 240)
 	assert_nothing_left(L);
 	nic_end(&g, L, set);
 }
+
+/*
+ * devices.h: when the backup is lost, release_all lets out everything the
+ * buffer holds (the closed epoch and the open one), in order, none lost,
+ * and new output passes straight through; the steps refuse until rearm,
+ * which holds output again from a fresh epoch.
+ */
+TEST_T(nic_plug_release_all_lets_everything_out_and_rearm_holds_again, 240)
+{
+	struct guestnet g;
+	struct tloop *L;
+	ckpt_devset *set;
+	ckpt_nic_stats st;
+
+	nic_begin(true, CKPT_LOOP_POLL, &g, &L, &set);
+	ASSERT_OK(ckpt_devset_setup(set, NULL));
+
+	/* an epoch closed by postsuspend (1..4), one open after it (5..7) */
+	guestnet_send(&g, 4);
+	ASSERT_OK(ckpt_devset_postsuspend(set));
+	guestnet_send(&g, 3);
+	ASSERT_OK(ckpt_devset_preresume(set));
+	ASSERT_EQ(guestnet_receive(&g, 0, GRACE_MS), 0);
+
+	/* the backup died before it acknowledged: let it all out */
+	ASSERT_OK(ckpt_devset_release_all(set));
+	expect_released(&g, 7, 1);
+	/* and what comes now passes at once */
+	guestnet_send(&g, 2); /* 8..9 */
+	expect_released(&g, 2, 8);
+	ASSERT_RC(ckpt_devset_commit(set), CKPT_ERROR_INVAL);
+	ASSERT_RC(ckpt_devset_postsuspend(set), CKPT_ERROR_INVAL);
+	ASSERT_OK(ckpt_nic_get_stats(ckpt_devset_device(set, 0), &st));
+	ASSERT_EQ(st.drops, 0);
+
+	/* a new backup: output is held again, epoch by epoch */
+	ASSERT_OK(ckpt_devset_rearm(set));
+	guestnet_send(&g, 3); /* 10..12 */
+	ASSERT_EQ(guestnet_receive(&g, 0, GRACE_MS), 0);
+	ASSERT_OK(ckpt_devset_postsuspend(set));
+	guestnet_send(&g, 1); /* 13 */
+	ASSERT_OK(ckpt_devset_preresume(set));
+	ASSERT_EQ(guestnet_receive(&g, 0, GRACE_MS), 0);
+	ASSERT_OK(ckpt_devset_commit(set));
+	expect_released(&g, 3, 10);
+
+	/* graceful teardown lets out the open epoch */
+	ASSERT_OK(ckpt_devset_teardown(set, NULL));
+	ASSERT_EQ(guestnet_receive(&g, 1, WAIT_MS), 1);
+	ASSERT_EQ(g.ngot, (int)g.next_seq);
+	for (int i = 0; i < g.ngot; i++)
+		ASSERT_EQ(g.got[i], (uint32_t)i + 1);
+	assert_nothing_left(L);
+	nic_end(&g, L, set);
+}

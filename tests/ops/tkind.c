@@ -134,6 +134,16 @@ static int t_commit(ckpt_dev *dev)
 	return t_check(dev, "commit", &((struct tdev *)ckpt_dev_priv(dev))->stats.commit);
 }
 
+static int t_release(ckpt_dev *dev)
+{
+	return t_check(dev, "release", &((struct tdev *)ckpt_dev_priv(dev))->stats.release);
+}
+
+static int t_rearm(ckpt_dev *dev)
+{
+	return t_check(dev, "rearm", &((struct tdev *)ckpt_dev_priv(dev))->stats.rearm);
+}
+
 static int t_batch(ckpt_dev *const *devs, size_t n, int *rcs, int (*one)(ckpt_dev *))
 {
 	int first = 0;
@@ -162,6 +172,16 @@ static int t_commit_all(ckpt_dev *const *devs, size_t n, int *rcs)
 	return t_batch(devs, n, rcs, t_commit);
 }
 
+static int t_release_all(ckpt_dev *const *devs, size_t n, int *rcs)
+{
+	return t_batch(devs, n, rcs, t_release);
+}
+
+static int t_rearm_all(ckpt_dev *const *devs, size_t n, int *rcs)
+{
+	return t_batch(devs, n, rcs, t_rearm);
+}
+
 const ckpt_dev_kind tkind_test = {
         .name = "test",
         .validate = t_validate,
@@ -174,6 +194,8 @@ const ckpt_dev_kind tkind_test = {
         .postsuspend = t_postsuspend,
         .preresume = t_preresume,
         .commit = t_commit,
+        .release = t_release,
+        .rearm = t_rearm,
 };
 
 const ckpt_dev_kind tkind_batch = {
@@ -188,6 +210,8 @@ const ckpt_dev_kind tkind_batch = {
         .postsuspend_all = t_postsuspend_all,
         .preresume_all = t_preresume_all,
         .commit_all = t_commit_all,
+        .release_all = t_release_all,
+        .rearm_all = t_rearm_all,
 };
 
 void tkind_register(ckpt_ctx *ctx)

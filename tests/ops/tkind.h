@@ -2,7 +2,8 @@
  * tkind.h - device kinds for tests, driven by their parameters:
  *   setup=ok|fail|hang|sync-ok|sync-fail    (default ok)
  *   teardown=ok|fail|sync-ok                (default ok)
- *   postsuspend=ok|fail, preresume=..., commit=...  (default ok)
+ *   postsuspend=ok|fail, preresume=..., commit=..., release=..., rearm=...
+ *                (default ok)
  *   delay_ms=N   asynchronous steps end after N ms (default 1)
  *   rc=N         the rc of a "fail" (default CKPT_ERROR_FAIL)
  * "test" runs the checkpoint steps one device at a time; "tbatch" has
@@ -15,7 +16,7 @@
 
 struct tkind_stats {
 	int setups, teardowns, aborts;
-	int postsuspend, preresume, commit;
+	int postsuspend, preresume, commit, release, rearm;
 	int batch_calls; /* tbatch: batched calls seen */
 };
 

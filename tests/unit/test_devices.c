@@ -17,6 +17,8 @@
 		__VA_ARGS__, NULL                                                                  \
 	}
 
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
 #define SLOW_SCRIPT "/tmp/ckpt-test-slow-disk.sh"
 
 static struct tloop *new_loop(enum ckpt_loop_kind loop)
@@ -230,6 +232,78 @@ TEST(checkpoint_steps_keep_their_order)
 	ASSERT_RC(ckpt_disk_get_stats(dev, &ds), CKPT_ERROR_INVAL);
 	ASSERT_OK(ckpt_devset_teardown(set, NULL));
 	ASSERT_RC(ckpt_devset_postsuspend(set), CKPT_ERROR_INVAL);
+	finish(L, set);
+}
+
+/*
+ * devices.h: release_all, from any point of the cycle, takes the set out
+ * of it (the steps say why they refuse) until rearm, after which
+ * postsuspend comes next; each reaches every kind, batched or not.
+ */
+TEST_LOOPS(release_all_leaves_the_cycle_until_rearm)
+{
+	struct tloop *L = new_loop(loop);
+	const ckpt_dev_spec specs[] = {
+	        {"test", 0, NULL}, {"tbatch", 1, NULL}, {"disk", 2, P("target=x")}};
+	ckpt_devset *set = new_set(L, specs, 3);
+	int (*before[])(ckpt_devset *) = {NULL, ckpt_devset_postsuspend, ckpt_devset_preresume};
+	ckpt_disk_stats ds;
+
+	ASSERT_RC(ckpt_devset_release_all(set), CKPT_ERROR_INVAL); /* not set up */
+	ASSERT_OK(ckpt_devset_setup(set, NULL));
+	ASSERT_RC(ckpt_devset_rearm(set), CKPT_ERROR_INVAL);
+	ASSERT_TRUE(tlog_contains(L, "ckpt_devset_rearm: domain 7: its output is not released"));
+	/* from each point of the cycle: after commit, postsuspend, preresume */
+	for (size_t k = 0; k < ARRAY_LEN(before); k++) {
+		for (size_t j = 1; j <= k; j++)
+			ASSERT_OK(before[j](set));
+		ASSERT_OK(ckpt_devset_release_all(set));
+		ASSERT_RC(ckpt_devset_release_all(set), CKPT_ERROR_INVAL);
+		ASSERT_RC(ckpt_devset_postsuspend(set), CKPT_ERROR_INVAL);
+		ASSERT_TRUE(tlog_contains(L, "ckpt_devset_postsuspend: domain 7: its output is "
+		                             "released (ckpt_devset_release_all): re-arm it"));
+		ASSERT_RC(ckpt_devset_preresume(set), CKPT_ERROR_INVAL);
+		ASSERT_RC(ckpt_devset_commit(set), CKPT_ERROR_INVAL);
+		ASSERT_OK(ckpt_devset_rearm(set));
+		ASSERT_RC(ckpt_devset_commit(set), CKPT_ERROR_INVAL);
+		ASSERT_OK(ckpt_devset_postsuspend(set));
+		ASSERT_OK(ckpt_devset_preresume(set));
+		ASSERT_OK(ckpt_devset_commit(set));
+	}
+	for (int d = 0; d < 2; d++) {
+		ASSERT_EQ(tkind_stats(ckpt_devset_device(set, (size_t)d))->release, 3);
+		ASSERT_EQ(tkind_stats(ckpt_devset_device(set, (size_t)d))->rearm, 3);
+	}
+	ASSERT_EQ(tkind_stats(ckpt_devset_device(set, 1))->batch_calls, 5 + 6 + 7);
+	ASSERT_OK(ckpt_disk_get_stats(ckpt_devset_device(set, 2), &ds));
+	ASSERT_EQ(ds.releases, 3);
+	ASSERT_EQ(ds.rearms, 3);
+	/* a released set tears down as any other; a new setup starts in the cycle */
+	ASSERT_OK(ckpt_devset_release_all(set));
+	ASSERT_OK(ckpt_devset_teardown(set, NULL));
+	ASSERT_OK(ckpt_devset_setup(set, NULL));
+	ASSERT_OK(ckpt_devset_postsuspend(set));
+	ASSERT_OK(ckpt_devset_teardown(set, NULL));
+	finish(L, set);
+}
+
+/* A device that fails release_all is named; the others are released and
+ * the set leaves the cycle all the same. */
+TEST(release_all_failure_names_the_device_and_releases_the_rest)
+{
+	struct tloop *L = new_loop(CKPT_LOOP_POLL);
+	const ckpt_dev_spec specs[] = {{"test", 0, P("release=fail", "rc=-8")}, {"test", 1, NULL}};
+	ckpt_devset *set = new_set(L, specs, 2);
+
+	ASSERT_OK(ckpt_devset_setup(set, NULL));
+	ASSERT_RC(ckpt_devset_release_all(set), CKPT_ERROR_NETLINK);
+	ASSERT_TRUE(tlog_contains(L, "domain 7: test 0: release_all failed: netlink error"));
+	ASSERT_RC(ckpt_dev_last_rc(ckpt_devset_device(set, 0)), CKPT_ERROR_NETLINK);
+	ASSERT_OK(ckpt_dev_last_rc(ckpt_devset_device(set, 1)));
+	ASSERT_EQ(tkind_stats(ckpt_devset_device(set, 1))->release, 1);
+	ASSERT_RC(ckpt_devset_postsuspend(set), CKPT_ERROR_INVAL);
+	ASSERT_OK(ckpt_devset_rearm(set));
+	ASSERT_OK(ckpt_devset_teardown(set, NULL));
 	finish(L, set);
 }
 

@@ -27,7 +27,14 @@ static int life(struct tloop *L, ckpt_devset *set)
 	ASSERT_TRUE(tloop_run_until(L, &s.done, 10000));
 	first = s.rc;
 	if (!s.rc) {
-		for (int i = 0; i < 3; i++) {
+		for (int i = 0; i < 4; i++) {
+			if (i == 2) {
+				/* the backup is lost, and a new one comes */
+				if ((rc = ckpt_devset_release_all(set)) && !first)
+					first = rc;
+				if ((rc = ckpt_devset_rearm(set)) && !first)
+					first = rc;
+			}
 			if ((rc = ckpt_devset_postsuspend(set)) && !first)
 				first = rc;
 			if ((rc = ckpt_devset_preresume(set)) && !first)
