@@ -60,6 +60,17 @@ static int nic_validate(ckpt_dev *dev)
 		        vif);
 		return CKPT_ERROR_INVAL;
 	}
+	/* one IFB per vif (its name comes from the vif): two NICs on one
+	 * vif would fight over it, and its plug would get two barriers a
+	 * checkpoint */
+	for (size_t i = 0; i + 1 < dev->set->n; i++) {
+		ckpt_dev *other = &dev->set->devs[i];
+		if (other->kind == dev->kind && !strcmp(nb_nic_of(other)->vif, vif)) {
+			DEV_LOG(dev, ERROR, "vif \"%s\" is nic %d's already: one NIC per vif", vif,
+			        other->devid);
+			return CKPT_ERROR_INVAL;
+		}
+	}
 	if (!script)
 		script = CKPT_NETBUF_SCRIPT;
 	if (script[0] != '/' || access(script, X_OK)) {

@@ -350,6 +350,9 @@ TEST(registration_and_spec_errors_are_clear)
 	const ckpt_dev_spec badscript[] = {{"disk", 0, P("target=a", "script=relative.sh")}};
 	const ckpt_dev_spec badtimeout[] = {{"disk", 0, P("target=a", "timeout_ms=soon")}};
 	const ckpt_dev_spec novif[] = {{"nic", 0, NULL}};
+	const ckpt_dev_spec onevif[] = {{"nic", 0, P("vif=vif3.0", "script=/bin/true")},
+	                                {"nic", 4, P("vif=vif3.1", "script=/bin/true")},
+	                                {"nic", 5, P("vif=vif3.0", "script=/bin/true")}};
 
 	ASSERT_RC(ckpt_kind_register(ctx, &tkind_test), CKPT_ERROR_EXISTS);
 	ASSERT_RC(ckpt_kind_register(ctx, &disk_again), CKPT_ERROR_EXISTS);
@@ -375,6 +378,8 @@ TEST(registration_and_spec_errors_are_clear)
 	ASSERT_RC(ckpt_devset_new(ctx, 3, badtimeout, 1, &set), CKPT_ERROR_INVAL);
 	ASSERT_RC(ckpt_devset_new(ctx, 3, novif, 1, &set), CKPT_ERROR_INVAL);
 	ASSERT_TRUE(tlog_contains(L, "nic 0: needs a vif=NAME parameter"));
+	ASSERT_RC(ckpt_devset_new(ctx, 3, onevif, 3, &set), CKPT_ERROR_INVAL);
+	ASSERT_TRUE(tlog_contains(L, "domain 3: nic 5: vif \"vif3.0\" is nic 0's already"));
 	ASSERT_TRUE(set == NULL);
 	tloop_free(L);
 }
