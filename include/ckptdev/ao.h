@@ -143,6 +143,10 @@ typedef struct ckpt_ctx_opts {
 	/* CKPT_LOOP_HOOKS: the hooks (copied) and their first argument. */
 	const ckpt_osevent_hooks *hooks;
 	void *hooks_user;
+	/* How many scripts (hotplug and kind scripts) may run at once; those
+	 * started beyond that wait for a slot, in order, and their timeout
+	 * starts when they do.  0: twice the CPUs online, at least 4. */
+	unsigned max_scripts;
 } ckpt_ctx_opts;
 
 /*

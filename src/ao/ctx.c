@@ -4,6 +4,7 @@
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -37,6 +38,15 @@ static int bind_loop(ckpt_ctx *ctx, const ckpt_ctx_opts *opts)
 	}
 	LOG(ctx, ERROR, "ckpt_ctx_new: unknown loop kind %d", (int)opts->loop);
 	return CKPT_ERROR_INVAL;
+}
+
+/* Twice the CPUs online, at least 4: enough to overlap scripts that
+ * sleep or wait, few enough that they do not starve each other. */
+static unsigned default_max_scripts(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return cpus > 2 ? (unsigned)(2 * cpus) : 4;
 }
 
 static void ctx_dispose(ckpt_ctx *ctx)
@@ -91,6 +101,8 @@ int ckpt_ctx_new(ckpt_ctx **ctx_out, const ckpt_ctx_opts *opts)
 	ao_list_init(&ctx->pollers);
 	ao_list_init(&ctx->aos);
 	ao_list_init(&ctx->posted);
+	ao_list_init(&ctx->scripts_waiting);
+	ctx->scripts_max = opts->max_scripts ? opts->max_scripts : default_max_scripts();
 	ao_list_init(&ctx->xswatches);
 	ao_fd_init(&ctx->doorbell);
 	ctx->doorbell_fd = -1;

@@ -5,8 +5,15 @@
  * pipes and each line goes to the log as "what[pid]: line" (stdout at
  * info level, stderr at warning level).
  *
+ * At most ctx->scripts_max scripts run at once (ckpt_ctx_opts.max_scripts):
+ * a script started beyond that waits, in order, for a running one to end;
+ * its timeout starts when it does.  So 64 NICs torn down together on one
+ * CPU do not all run out of time together.
+ *
  * States (enum ao_exec_state):
  *   IDLE     not started, or finished (the callback has been called).
+ *   WAITING  started, waiting for a slot (no child yet); on abort or
+ *            ao_exec_stop() -> the callback comes at once, IDLE.
  *   RUNNING  the child is alive; on timeout or ao_exec_stop() -> SIGTERM
  *            to its group, KILLING; on abort of x->ao -> SIGKILL to its
  *            group, KILLING.
@@ -41,6 +48,7 @@ static void exec_child_cb(ao_egc *egc, ao_child *ch, int status);
 static void exec_timer_cb(ao_egc *egc, ao_time *ev);
 static void exec_abort_cb(ao_egc *egc, ao_abortable *a, int rc);
 static void exec_finish(ao_egc *egc, ao_exec *x);
+static void exec_unqueue(ao_egc *egc, ao_exec *x, int rc);
 
 void ao_exec_init(ao_exec *x)
 {
@@ -57,6 +65,7 @@ void ao_exec_init(ao_exec *x)
 	}
 	ao_time_init(&x->timer);
 	ao_abortable_init(&x->abrt);
+	ao_list_init(&x->waiting);
 }
 
 bool ao_exec_is_running(const ao_exec *x)
@@ -144,7 +153,9 @@ static void read_stream(ckpt_ctx *ctx, ao_exec *x, int stream)
 	close_stream(ctx, x, stream);
 }
 
-int ao_exec_start(ao_egc *egc, ao_exec *x)
+/* Fork and exec x now (it holds a slot).  0: RUNNING; else nothing runs,
+ * the abortable is gone and the slot is given back. */
+static int exec_launch(ao_egc *egc, ao_exec *x)
 {
 	ckpt_ctx *ctx = egc->ctx;
 	int pipes[2][2] = {{-1, -1}, {-1, -1}};
@@ -153,17 +164,7 @@ int ao_exec_start(ao_egc *egc, ao_exec *x)
 	unsigned timeout_ms = x->timeout_ms;
 	int rc;
 
-	assert(x->state == EXEC_IDLE);
-	x->rc = 0;
-	x->hard_killed = false;
-	x->abrt.ao = x->ao;
-	x->abrt.callback = exec_abort_cb;
-	rc = x->ao ? ao_abortable_register(&x->abrt) : 0;
-	if (rc) {
-		LOG(ctx, ERROR, "%s: not started: the operation is being aborted", x->what);
-		return rc;
-	}
-
+	ctx->scripts_running++;
 	for (int i = 0; i < 2; i++) {
 		if (pipe2(pipes[i], O_CLOEXEC)) {
 			LOGE(ctx, ERROR, "%s: cannot make a pipe", x->what);
@@ -225,7 +226,62 @@ fail:
 		close_stream(ctx, x, i);
 	}
 	ao_abortable_deregister(&x->abrt);
+	ctx->scripts_running--;
 	return rc;
+}
+
+int ao_exec_start(ao_egc *egc, ao_exec *x)
+{
+	ckpt_ctx *ctx = egc->ctx;
+	int rc;
+
+	assert(x->state == EXEC_IDLE);
+	x->rc = 0;
+	x->pid = 0;
+	x->hard_killed = false;
+	x->abrt.ao = x->ao;
+	x->abrt.callback = exec_abort_cb;
+	rc = x->ao ? ao_abortable_register(&x->abrt) : 0;
+	if (rc) {
+		LOG(ctx, ERROR, "%s: not started: the operation is being aborted", x->what);
+		return rc;
+	}
+	if (ctx->scripts_running < ctx->scripts_max)
+		return exec_launch(egc, x);
+	LOG(ctx, DEBUG, "%s: waiting for one of the %u scripts running to end", x->what,
+	    ctx->scripts_running);
+	x->state = EXEC_WAITING;
+	ao_list_add_tail(&ctx->scripts_waiting, &x->waiting);
+	return 0;
+}
+
+/* A slot is free: start the scripts waiting for one, oldest first; one
+ * that cannot start ends with its error. */
+static void exec_start_waiting(ao_egc *egc)
+{
+	ckpt_ctx *ctx = egc->ctx;
+	struct ao_list *pos;
+	int rc;
+
+	while (ctx->scripts_running < ctx->scripts_max &&
+	       (pos = ao_list_first(&ctx->scripts_waiting))) {
+		ao_exec *x = CONTAINER_OF(pos, ao_exec, waiting);
+		ao_list_del(&x->waiting);
+		x->state = EXEC_IDLE;
+		rc = exec_launch(egc, x);
+		if (rc)
+			x->callback(egc, x, rc);
+	}
+}
+
+/* Take a waiting exec out of the queue: it ends with rc, never started. */
+static void exec_unqueue(ao_egc *egc, ao_exec *x, int rc)
+{
+	ao_list_del(&x->waiting);
+	ao_abortable_deregister(&x->abrt);
+	x->state = EXEC_IDLE;
+	LOG(egc->ctx, DEBUG, "%s: ended before its turn came: %s", x->what, ckpt_strerror(rc));
+	x->callback(egc, x, rc);
 }
 
 static void exec_stdout_cb(ao_egc *egc, ao_fd *ev, int fd, short events, short revents)
@@ -317,6 +373,10 @@ static void exec_timer_cb(ao_egc *egc, ao_time *ev)
 
 void ao_exec_stop(ao_egc *egc, ao_exec *x, int rc)
 {
+	if (x->state == EXEC_WAITING) {
+		exec_unqueue(egc, x, rc);
+		return;
+	}
 	if (x->state != EXEC_RUNNING)
 		return; /* not started, finished, or already being stopped */
 	LOG(egc->ctx, DEBUG, "%s[%d]: stopping it (SIGTERM, then SIGKILL after %u ms)", x->what,
@@ -329,6 +389,10 @@ static void exec_abort_cb(ao_egc *egc, ao_abortable *a, int rc)
 	ao_exec *x = CONTAINER_OF(a, ao_exec, abrt);
 	ckpt_ctx *ctx = egc->ctx;
 
+	if (x->state == EXEC_WAITING) {
+		exec_unqueue(egc, x, rc);
+		return;
+	}
 	LOG(ctx, DEBUG, "%s[%d]: aborted; killing its process group", x->what, (int)x->pid);
 	x->rc = rc;
 	ao_time_deregister(ctx, &x->timer);
@@ -357,5 +421,7 @@ static void exec_finish(ao_egc *egc, ao_exec *x)
 		    ao_wait_status_text(x->status, text, sizeof(text)));
 		rc = CKPT_ERROR_SCRIPT;
 	}
+	ctx->scripts_running--;
+	exec_start_waiting(egc); /* the waiting go before anything the callback starts */
 	x->callback(egc, x, rc);
 }

@@ -424,6 +424,7 @@ typedef void ao_exec_cb(ao_egc *egc, ao_exec *x, int rc);
 
 enum ao_exec_state {
 	EXEC_IDLE,
+	EXEC_WAITING, /* for a slot: ctx->scripts_max are running */
 	EXEC_RUNNING, /* child alive */
 	EXEC_KILLING, /* SIGTERM sent, waiting for exit and grace */
 	EXEC_REAPED,  /* child gone; waiting out the grace before SIGKILL */
@@ -451,6 +452,7 @@ struct ao_exec {
 	size_t line_len[2];
 	ao_time timer; /* timeout, then grace */
 	ao_abortable abrt;
+	struct ao_list waiting; /* ctx->scripts_waiting while WAITING */
 };
 
 HIDDEN void ao_exec_init(ao_exec *x);
@@ -606,6 +608,11 @@ struct ckpt_ctx {
 	uint64_t xswatch_serial;
 
 	struct ao_faults faults;
+
+	/* scripts (ao_exec): how many may run at once, how many do, and
+	 * those waiting for a slot */
+	unsigned scripts_max, scripts_running;
+	struct ao_list scripts_waiting;
 
 	/* For the layers above the core, which it knows nothing about:
 	 * objects made on this ctx that must go before it (devsets), and

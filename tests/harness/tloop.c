@@ -279,8 +279,13 @@ static void libev_run_once(struct tloop *L, int max_ms)
 
 struct tloop *tloop_new(enum ckpt_loop_kind kind)
 {
+	return tloop_new_max_scripts(kind, 0);
+}
+
+struct tloop *tloop_new_max_scripts(enum ckpt_loop_kind kind, unsigned max_scripts)
+{
 	struct tloop *L = calloc(1, sizeof(*L));
-	ckpt_ctx_opts opts = {.loop = kind};
+	ckpt_ctx_opts opts = {.loop = kind, .max_scripts = max_scripts};
 	int rc;
 
 	L->kind = kind;

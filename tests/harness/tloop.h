@@ -22,6 +22,8 @@
 struct tloop;
 
 struct tloop *tloop_new(enum ckpt_loop_kind kind);
+/* The same with ckpt_ctx_opts.max_scripts set. */
+struct tloop *tloop_new_max_scripts(enum ckpt_loop_kind kind, unsigned max_scripts);
 /* Frees the ctx (which must succeed) and the loop. */
 void tloop_free(struct tloop *L);
 ckpt_ctx *tloop_ctx(struct tloop *L);

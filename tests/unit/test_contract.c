@@ -15,6 +15,7 @@
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1042,4 +1043,83 @@ static void stress(enum ckpt_loop_kind loop)
 TEST_LOOPS_T(threads_on_one_ctx_complete_every_operation_once, 120)
 {
 	stress(loop);
+}
+
+/* ------------------------------------------------- scripts at once */
+
+/* The peak of scripts running at once, as the scripts themselves count
+ * it (under flock), and how many started. */
+static void script_counts(const char *dir, int *peak, int *started)
+{
+	char path[160];
+	FILE *f;
+	int n;
+
+	*peak = *started = 0;
+	snprintf(path, sizeof(path), "%s/peaks", dir);
+	f = fopen(path, "r");
+	while (f && fscanf(f, "%d", &n) == 1) {
+		(*started)++;
+		if (n > *peak)
+			*peak = n;
+	}
+	if (f)
+		fclose(f);
+}
+
+/*
+ * ao.h: at most max_scripts scripts run at once; the others wait for a
+ * slot, in order, and their timeout starts when they do.  Six disks whose
+ * setup script takes 300 ms, with a 700 ms timeout each, two at a time:
+ * the last ones wait 600 ms before they start, and none times out.  An
+ * abort ends the waiting ones at once, never started.
+ */
+TEST_LOOPS(scripts_beyond_the_limit_wait_for_a_slot)
+{
+	struct tloop *L;
+	char dir[64], body[640], param[128];
+	const char *params[4] = {"target=vg/x", param, "timeout_ms=700", NULL};
+	ckpt_dev_spec specs[6];
+	ckpt_devset *set;
+	struct seen s;
+	ckpt_async_how how;
+	int peak, started;
+
+	L = tloop_new_max_scripts(loop, 2);
+	ASSERT_OK(ckpt_kind_register(tloop_ctx(L), &app_kind));
+	snprintf(dir, sizeof(dir), "/tmp/ckpt-contract-%d-slots", (int)getpid());
+	ASSERT_EQ(system("rm -rf /tmp/ckpt-contract-*-slots") >= 0, 1);
+	ASSERT_OK(mkdir(dir, 0700));
+	snprintf(body, sizeof(body),
+	         "[ \"$1\" = setup ] || exit 0\n"
+	         "cd %s && exec 9>>lock || exit 1\n"
+	         "flock 9; n=$(($(cat count 2>/dev/null || echo 0) + 1)); echo $n > count\n"
+	         "echo $n >> peaks; flock -u 9\n"
+	         "sleep 0.3\n"
+	         "flock 9; echo $(($(cat count) - 1)) > count; flock -u 9",
+	         dir);
+	snprintf(param, sizeof(param), "script=%s/disk.sh", dir);
+	test_write_script(param + strlen("script="), body);
+	for (int i = 0; i < 6; i++)
+		specs[i] = (ckpt_dev_spec){"disk", i, params};
+	set = app_set(L, 1, specs, 6);
+
+	ASSERT_OK(ckpt_devset_setup(set, NULL));
+	script_counts(dir, &peak, &started);
+	ASSERT_EQ(started, 6);
+	ASSERT_EQ(peak, 2);
+	ASSERT_OK(ckpt_devset_teardown(set, NULL));
+
+	/* abort while four wait: they end at once, never started */
+	unlink(strcat(strcpy(body, dir), "/peaks"));
+	ASSERT_OK(start(ckpt_devset_setup, set, &s, &how));
+	ASSERT_OK(ckpt_ao_abort(tloop_ctx(L), &how));
+	run_until_seen(L, &s);
+	ASSERT_RC(s.rc, CKPT_ERROR_ABORTED);
+	script_counts(dir, &peak, &started);
+	ASSERT_LE(started, 2);
+	ASSERT_OK(ckpt_devset_free(set));
+	tloop_free(L);
+	snprintf(body, sizeof(body), "rm -rf %s", dir);
+	ASSERT_EQ(system(body), 0);
 }
