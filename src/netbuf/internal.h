@@ -27,7 +27,7 @@
 #include "../devices/internal.h"
 #include "ckptdev/netbuf.h"
 
-struct nb_backend; /* per devset: the netlink socket and a send buffer */
+struct nb_backend; /* per devset: the netlink sockets and the batch buffers */
 struct nb_plug;    /* per NIC: its IFB's plug qdisc */
 
 enum nb_action {
@@ -61,30 +61,46 @@ static inline struct nb_nic *nb_nic_of(const ckpt_dev *dev)
 	return ckpt_dev_priv(dev);
 }
 
-/* Open the devset's netlink socket.  Logs and returns an rc. */
-HIDDEN int nb_backend_open(ckpt_ctx *ctx, struct nb_backend **be_out);
+/* Open the devset's netlink sockets, sized for a checkpoint batch of nics
+ * requests (every NIC of the devset); logs, at WARN, if the buffers cannot
+ * hold that many answers, and the steps will then be split.  Logs and
+ * returns an rc. */
+HIDDEN int nb_backend_open(ckpt_ctx *ctx, uint32_t domid, size_t nics, struct nb_backend **be_out);
 HIDDEN void nb_backend_close(struct nb_backend *be);
 
 /* Check that ifb is an IFB with a root plug qdisc and prepare the
- * requests for it.  Logs (naming dev) and returns an rc. */
+ * request for it.  Logs (naming dev) and returns an rc. */
 HIDDEN int nb_plug_attach(struct nb_backend *be, ckpt_dev *dev, const char *ifb,
                           struct nb_plug **plug_out);
 HIDDEN void nb_plug_detach(struct nb_backend *be, struct nb_plug *plug);
 
-/* The plug's counters, read from the kernel. */
+/* The plug's counters, read from the kernel; CKPT_ERROR_NOTFOUND if the
+ * IFB's root qdisc is no longer that plug. */
 HIDDEN int nb_plug_stats(struct nb_backend *be, struct nb_plug *plug, ckpt_nic_stats *out);
 
 /* One action on the plug of each of devs[0..n) (all attached), sent to the
- * kernel as one batch; every ack is checked.  rcs[i] gets each device's
- * result (logged with the kernel's reason): 0, CKPT_ERROR_NOTFOUND (the
+ * kernel as one batch (several sendmsgs if the socket buffers hold fewer
+ * than n answers, see nb_nl.c).  rcs[i] gets each device's result (a
+ * failure logged with the kernel's reason): 0, CKPT_ERROR_NOTFOUND (the
  * IFB or its plug has gone), CKPT_ERROR_NOMEM (the kernel is out of
- * memory), CKPT_ERROR_NETLINK (any other refusal, or no answer);
- * returns the first error.  No allocation. */
+ * memory), CKPT_ERROR_NETLINK (any other refusal).  A request whose answer
+ * the kernel lost counts as done and is logged as "outcome unknown".
+ * Returns the first error.  No allocation. */
 HIDDEN int nb_plug_request(struct nb_backend *be, ckpt_dev *const *devs, size_t n,
                            enum nb_action action, int *rcs);
 
-/* The rc for a kernel's error ack carrying errno errnoval (positive):
+/* The rc for a kernel's error answer carrying errno errnoval (positive):
  * what nb_plug_request gives a refused request.  For the tests. */
 HIDDEN int nb_rc_from_ack(int errnoval);
+
+/* For the tests, on a kernel without sch_plug (nb_nl.c only):
+ * nb_plug_attach to a root qdisc of another kind, a stand-in to which
+ * every plug request is refused (EINVAL); the most requests one sendmsg
+ * carries; and the receive buffer forced to bytes, below what that was
+ * sized for, so that answers get lost. */
+HIDDEN int nb_plug_attach_kind(struct nb_backend *be, ckpt_dev *dev, const char *ifb,
+                               const char *kind, struct nb_plug **plug_out);
+HIDDEN size_t nb_backend_batch_max(const struct nb_backend *be);
+HIDDEN void nb_backend_set_rcvbuf(struct nb_backend *be, int bytes);
 
 #endif /* CKPT_NETBUF_INTERNAL_H */

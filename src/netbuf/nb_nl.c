@@ -1,67 +1,129 @@
 /*
  * nb_nl.c - the network-buffering backend: the IFB's plug qdisc, driven
- * through libnl-route-3.  The only file that includes libnl.
+ * through netlink.  The only file that includes libnl.
  *
- * Setup-time work uses libnl's object API (look up the IFB, find its root
- * qdisc, check it is a plug).  The checkpoint path is built for speed: each
- * plug's RTM_NEWQDISC "change" request is built once, with libnl, when the
- * plug is attached; a checkpoint copies the requests of all NICs into one
- * buffer, stamps action and sequence numbers, sends them in ONE sendmsg,
- * and reads back one ack per request.  The kernel runs the requests in
- * order and answers each (an error ack even if an earlier one failed), so
- * every NIC gets its own result.  A reply that never comes (a malformed
- * batch makes the kernel drop the rest) is bounded by NB_ACK_TIMEOUT_MS.
+ * Two sockets, one job each, so that no answer is ever read by the wrong
+ * reader and nothing has to be drained between them:
+ *   - setup and the counters use libnl's object API on a libnl socket (look
+ *     up the IFB, find its root qdisc, check it is a plug; read its stats);
+ *   - the checkpoint path uses a plain NETLINK_ROUTE socket of its own
+ *     (socket(2), connected to the kernel, so nothing else can write to
+ *     it), with its own sequence numbers.  No libnl, no allocation.
  *
- * At most NB_BATCH_MAX (128) requests go in one sendmsg, but the real
- * bound is lower: all the acks of a batch must fit in the socket's receive
- * buffer at once, and libnl's default buffer (32 KiB, which the kernel
- * doubles) holds about 78 success acks, fewer error acks (each carries its
- * request).  A bigger batch overflows it: the kernel still runs every
- * request but drops the acks that do not fit, the next recv fails with
- * ENOBUFS, and read_acks gives up, so every request of the batch fails
- * with CKPT_ERROR_NETLINK (logged as unanswered).  A devset of more than
- * about 78 NICs fails every checkpoint step today (issue 9).
+ * A checkpoint step, for the n NICs of a devset:
+ *
+ *   attach   each plug's RTM_NEWQDISC "change" request is built by hand
+ *            once (struct nb_req, 60 bytes)
+ *   step     copy the requests into one buffer; stamp the action and a
+ *            sequence number in each; NLM_F_ACK on the LAST one only
+ *   send()   ONE sendmsg.  rtnetlink runs the requests in order inside the
+ *            call and queues, before it returns, on our socket:
+ *              - an error (its sequence number, an errno) for each request
+ *                it refuses, asked for or not;
+ *              - the answer to the last request: ack or error.
+ *            A refusal does not stop the batch (it is not a transaction).
+ *   read     recv(MSG_DONTWAIT) until the last request's answer: each error
+ *            goes to its NIC by sequence number; every other NIC's request
+ *            was run (the kernel says nothing about a success it was not
+ *            asked to ack).  Nothing can come later, so there is no poll and
+ *            no timeout: in the usual case a step is send() + one recv().
+ *
+ * Sizes.  Every answer is charged to the receive buffer at the kernel's
+ * cost for a small skb, about 832 bytes (measured on 6.1 and 6.18; with
+ * NETLINK_CAP_ACK an error carries 20 bytes, not the request echoed back).
+ * At open the buffer is sized for every NIC of the devset failing at once,
+ * NB_ANSWER_SPACE each: SO_RCVBUF, or SO_RCVBUFFORCE (CAP_NET_ADMIN) where
+ * net.core.rmem_max is lower; the send buffer likewise for the requests
+ * (netlink refuses a datagram longer than sndbuf - 32).  batch_max, the
+ * requests one sendmsg carries, is what both buffers hold; a larger step
+ * goes in several sendmsgs, each read to its end before the next is sent.
+ * If the buffers could not be made large enough, nb_backend_open says so.
+ *
+ * Lost answers.  The kernel drops an answer when the receive buffer is full
+ * (and then every later one until we read: the answers we get are a prefix)
+ * or when it has no memory for it; either way recv() reports ENOBUFS once,
+ * before the answers that were queued.  Those are read and used.  For each
+ * other request the outcome is then unknown: with an ack on the last
+ * request only, a success and a lost error look the same.  Such a NIC is
+ * logged as "outcome unknown" and counted as done (rc 0), not failed:
+ *   - the kernel most likely ran it: a change to an attached plug fails
+ *     only if the IFB or its plug has gone, and a NIC whose plug has gone
+ *     fails the next step anyway, with its own error;
+ *   - a buffer or release that did not run only holds that NIC's output
+ *     longer (the plug then releases fewer packets, never uncommitted ones),
+ *     whereas a false failure would stop a checkpoint that probably worked.
+ * The same holds if the last request's answer never comes without ENOBUFS:
+ * that would mean a malformed request cut the batch short (the kernel drops
+ * the rest of the datagram silently), which only a bug here can cause, as
+ * every request is a struct nb_req built by build_request.  With the
+ * receive buffer sized as above neither happens short of the kernel running
+ * out of memory.
  */
 #include <errno.h>
+#include <limits.h>
+#include <linux/netlink.h>
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
 #include <netlink/netlink.h>
 #include <netlink/route/link.h>
 #include <netlink/route/qdisc.h>
 #include <netlink/route/tc.h>
-#include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "internal.h"
 
-#define NB_MSG_SPACE      128
-#define NB_BATCH_MAX      128
-#define NB_ACK_TIMEOUT_MS 1000
-#define NB_RECV_SPACE     32768
+/* Receive-buffer bytes allowed per answer: the ~832 the kernel charges,
+ * with room to spare (it is a limit, not memory in use). */
+#define NB_ANSWER_SPACE 2048
+/* One answer per recv(): 36 bytes with NETLINK_CAP_ACK, 96 without. */
+#define NB_RECV_SPACE 1024
+/* netlink_sendmsg() refuses a datagram longer than sndbuf minus this. */
+#define NB_SNDBUF_SLACK 32
+
+/* The RTM_NEWQDISC "change" request for one plug, laid out as the kernel
+ * reads it: header, tcmsg, TCA_KIND "plug", TCA_OPTIONS tc_plug_qopt. */
+struct nb_req {
+	struct nlmsghdr h;
+	struct tcmsg tcm;
+	struct rtattr kind_rta;
+	char kind[8]; /* "plug" and its NUL, padded */
+	struct rtattr opt_rta;
+	struct tc_plug_qopt opt;
+};
+
+_Static_assert(offsetof(struct nb_req, kind_rta) == NLMSG_ALIGN(NLMSG_LENGTH(sizeof(struct tcmsg))),
+               "TCA_KIND follows the tcmsg");
+_Static_assert(offsetof(struct nb_req, opt_rta) ==
+                       offsetof(struct nb_req, kind_rta) + RTA_ALIGN(RTA_LENGTH(sizeof("plug"))),
+               "TCA_OPTIONS follows TCA_KIND");
+_Static_assert(sizeof(struct nb_req) == offsetof(struct nb_req, opt_rta) +
+                                                RTA_ALIGN(RTA_LENGTH(sizeof(struct tc_plug_qopt))),
+               "no padding after TCA_OPTIONS");
+_Static_assert(sizeof(struct nb_req) % NLMSG_ALIGNTO == 0, "requests follow each other");
 
 struct nb_plug {
 	ckpt_dev *dev;
 	char ifb[16];
 	int ifindex;
 	uint32_t handle;
-	size_t len;        /* of msg */
-	size_t action_off; /* where tc_plug_qopt.action sits in msg */
-	unsigned char msg[NB_MSG_SPACE];
+	struct nb_req req; /* a step copies it and stamps action, seq, flags */
 };
 
 struct nb_backend {
 	ckpt_ctx *ctx;
-	struct nl_sock *sk;
-	int fd;
-	uint32_t seq;
-	unsigned char *sendbuf;          /* NB_BATCH_MAX requests */
-	unsigned char *recvbuf;          /* NB_RECV_SPACE */
-	size_t sent_index[NB_BATCH_MAX]; /* batch position -> device index */
-	bool acked[NB_BATCH_MAX];
-	bool stale; /* a batch ended without all its acks */
+	uint32_t domid;         /* for the log */
+	struct nl_sock *sk;     /* libnl: attach, stats */
+	int fd;                 /* raw NETLINK_ROUTE: the checkpoint batches */
+	uint32_t seq;           /* of the last request sent on fd */
+	size_t batch_max;       /* requests per sendmsg: what both buffers hold */
+	struct nb_req *sendbuf; /* batch_max requests */
+	size_t *sent_index;     /* batch_max: position in the batch -> device */
+	unsigned char recvbuf[NB_RECV_SPACE];
 };
 
 static const char *const action_names[] = {
@@ -97,25 +159,83 @@ static int rc_from_nle(int err)
 	}
 }
 
-/* A request the kernel refused, by the errno of its error ack: mapped to
- * libnl's code by libnl's own table (the one it applies to the acks it
- * reads), so a refusal gives the same rc on the checkpoint path as at
- * attach.  ENOMEM, ENOBUFS: NOMEM; ENODEV, ENOENT, ESRCH: NOTFOUND; any
- * other errno: NETLINK. */
+/* A request the kernel refused, by the errno of its error answer (or of a
+ * send() that delivered nothing): mapped to libnl's code by libnl's own
+ * table (the one it applies to the acks it reads), so a refusal gives the
+ * same rc on the checkpoint path as at attach.  ENOMEM, ENOBUFS: NOMEM;
+ * ENODEV, ENOENT, ESRCH: NOTFOUND; any other errno: NETLINK. */
 int nb_rc_from_ack(int errnoval)
 {
 	return rc_from_nle(nl_syserr2nlerr(errnoval));
 }
 
-/* Drop any reply still queued (from a batch that timed out). */
-static void drain(struct nb_backend *be)
+/* Make the socket buffer opt (SO_RCVBUF or SO_SNDBUF) hold want bytes:
+ * the plain option (capped by net.core.[rw]mem_max), else force_opt
+ * (CAP_NET_ADMIN).  The kernel doubles what it is given, so it is given
+ * half.  Returns the size it has now. */
+static int size_buffer(int fd, int opt, int force_opt, int want)
 {
-	while (recv(be->fd, be->recvbuf, NB_RECV_SPACE, MSG_DONTWAIT) > 0)
-		;
-	be->stale = false;
+	int have = 0, half = want / 2 + 1;
+	socklen_t len = sizeof(have);
+
+	if (getsockopt(fd, SOL_SOCKET, opt, &have, &len) == 0 && have >= want)
+		return have;
+	if (setsockopt(fd, SOL_SOCKET, opt, &half, sizeof(half)) == 0 &&
+	    getsockopt(fd, SOL_SOCKET, opt, &have, &len) == 0 && have >= want)
+		return have;
+	if (setsockopt(fd, SOL_SOCKET, force_opt, &half, sizeof(half)) == 0)
+		getsockopt(fd, SOL_SOCKET, opt, &have, &len);
+	return have;
 }
 
-int nb_backend_open(ckpt_ctx *ctx, struct nb_backend **be_out)
+/* The checkpoint socket, its buffers sized for nics requests at once. */
+static int open_batch_socket(struct nb_backend *be, size_t nics)
+{
+	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+	size_t want = nics ? nics : 1, rcv_max, snd_max;
+	int one = 1, rcvbuf, sndbuf;
+
+	if (want > INT_MAX / NB_ANSWER_SPACE)
+		want = INT_MAX / NB_ANSWER_SPACE;
+	be->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+	if (be->fd < 0) {
+		LOGE(be->ctx, ERROR, "cannot open a netlink socket");
+		return CKPT_ERROR_NETLINK;
+	}
+	/* error answers without the request echoed back (kernel 4.3) */
+	if (setsockopt(be->fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one)))
+		LOGE(be->ctx, DEBUG, "domain %u: no NETLINK_CAP_ACK: errors echo the request",
+		     be->domid);
+	rcvbuf = size_buffer(be->fd, SO_RCVBUF, SO_RCVBUFFORCE, (int)want * NB_ANSWER_SPACE);
+	sndbuf = size_buffer(be->fd, SO_SNDBUF, SO_SNDBUFFORCE,
+	                     (int)(want * sizeof(struct nb_req)) + NB_SNDBUF_SLACK);
+	rcv_max = (size_t)rcvbuf / NB_ANSWER_SPACE;
+	snd_max = sndbuf > NB_SNDBUF_SLACK
+	                  ? (size_t)(sndbuf - NB_SNDBUF_SLACK) / sizeof(struct nb_req)
+	                  : 0;
+	be->batch_max = want;
+	if (rcv_max < be->batch_max)
+		be->batch_max = rcv_max;
+	if (snd_max < be->batch_max)
+		be->batch_max = snd_max;
+	if (be->batch_max == 0)
+		be->batch_max = 1;
+	if (be->batch_max < want)
+		LOG(be->ctx, WARN,
+		    "domain %u: the netlink socket buffers (receive %d, send %d bytes) hold "
+		    "the answers of %zu plug requests, not %zu (net.core.rmem_max or "
+		    "wmem_max is lower, and SO_RCVBUFFORCE needs CAP_NET_ADMIN): each "
+		    "checkpoint step of these NICs goes to the kernel in %zu sendmsg calls",
+		    be->domid, rcvbuf, sndbuf, be->batch_max, want,
+		    (want + be->batch_max - 1) / be->batch_max);
+	if (connect(be->fd, (struct sockaddr *)&kernel, sizeof(kernel))) {
+		LOGE(be->ctx, ERROR, "cannot connect a netlink socket to the kernel");
+		return CKPT_ERROR_NETLINK;
+	}
+	return 0;
+}
+
+int nb_backend_open(ckpt_ctx *ctx, uint32_t domid, size_t nics, struct nb_backend **be_out)
 {
 	struct nb_backend *be;
 	int err, rc;
@@ -128,70 +248,76 @@ int nb_backend_open(ckpt_ctx *ctx, struct nb_backend **be_out)
 	}
 	be = ao_calloc(1, sizeof(*be));
 	be->ctx = ctx;
+	be->domid = domid;
+	be->fd = -1;
 	be->sk = nl_socket_alloc();
 	if (!be->sk) {
 		LOG(ctx, ERROR, "cannot allocate a netlink socket");
-		free(be);
-		return CKPT_ERROR_NOMEM;
+		rc = CKPT_ERROR_NOMEM;
+		goto out;
 	}
 	err = nl_connect(be->sk, NETLINK_ROUTE);
 	if (err < 0) {
 		LOG(ctx, ERROR, "cannot open a netlink socket: %s", nl_geterror(err));
-		nl_socket_free(be->sk);
-		free(be);
-		return rc_from_nle(err);
+		rc = rc_from_nle(err);
+		goto out;
 	}
-	be->fd = nl_socket_get_fd(be->sk);
-	be->sendbuf = ao_malloc(NB_BATCH_MAX * NB_MSG_SPACE);
-	be->recvbuf = ao_malloc(NB_RECV_SPACE);
+	rc = open_batch_socket(be, nics);
+	if (rc)
+		goto out;
+	be->sendbuf = ao_calloc(be->batch_max, sizeof(*be->sendbuf));
+	be->sent_index = ao_calloc(be->batch_max, sizeof(*be->sent_index));
 	*be_out = be;
-	return 0;
+out:
+	if (rc)
+		nb_backend_close(be);
+	return rc;
 }
 
 void nb_backend_close(struct nb_backend *be)
 {
 	if (!be)
 		return;
-	nl_socket_free(be->sk);
+	if (be->sk)
+		nl_socket_free(be->sk);
+	if (be->fd >= 0)
+		close(be->fd);
 	free(be->sendbuf);
-	free(be->recvbuf);
+	free(be->sent_index);
 	free(be);
 }
 
-/* Build the plug's change request once; checkpoints only patch it. */
-static int build_request(struct nb_plug *p)
+size_t nb_backend_batch_max(const struct nb_backend *be)
 {
-	struct tcmsg tcm = {
-	        .tcm_family = AF_UNSPEC,
-	        .tcm_ifindex = p->ifindex,
-	        .tcm_handle = p->handle,
-	        .tcm_parent = TC_H_ROOT,
-	};
-	struct tc_plug_qopt opt = {.action = TCQ_PLUG_BUFFER, .limit = 0};
-	struct nl_msg *m = nlmsg_alloc_simple(RTM_NEWQDISC, NLM_F_REQUEST | NLM_F_ACK);
-	struct nlmsghdr *h;
-	struct nlattr *a;
-	int rc = CKPT_ERROR_NOMEM;
+	return be->batch_max;
+}
 
-	if (!m)
-		return rc;
-	if (nlmsg_append(m, &tcm, sizeof(tcm), NLMSG_ALIGNTO) < 0 ||
-	    nla_put_string(m, TCA_KIND, "plug") < 0 ||
-	    nla_put(m, TCA_OPTIONS, sizeof(opt), &opt) < 0)
-		goto out;
-	h = nlmsg_hdr(m);
-	a = nlmsg_find_attr(h, sizeof(tcm), TCA_OPTIONS);
-	if (!a || NLMSG_ALIGN(h->nlmsg_len) > sizeof(p->msg))
-		goto out;
-	p->len = NLMSG_ALIGN(h->nlmsg_len);
-	memset(p->msg, 0, sizeof(p->msg));
-	memcpy(p->msg, h, h->nlmsg_len);
-	p->action_off = (size_t)((unsigned char *)nla_data(a) - (unsigned char *)h) +
-	                offsetof(struct tc_plug_qopt, action);
-	rc = 0;
-out:
-	nlmsg_free(m);
-	return rc;
+void nb_backend_set_rcvbuf(struct nb_backend *be, int bytes)
+{
+	int half = bytes / 2;
+
+	setsockopt(be->fd, SOL_SOCKET, SO_RCVBUFFORCE, &half, sizeof(half));
+}
+
+/* Build the plug's change request once; a step only stamps it. */
+static void build_request(struct nb_plug *p)
+{
+	struct nb_req *r = &p->req;
+
+	memset(r, 0, sizeof(*r));
+	r->h.nlmsg_len = sizeof(*r);
+	r->h.nlmsg_type = RTM_NEWQDISC;
+	r->h.nlmsg_flags = NLM_F_REQUEST;
+	r->tcm.tcm_family = AF_UNSPEC;
+	r->tcm.tcm_ifindex = p->ifindex;
+	r->tcm.tcm_handle = p->handle;
+	r->tcm.tcm_parent = TC_H_ROOT;
+	r->kind_rta.rta_type = TCA_KIND;
+	r->kind_rta.rta_len = RTA_LENGTH(sizeof("plug"));
+	memcpy(r->kind, "plug", sizeof("plug"));
+	r->opt_rta.rta_type = TCA_OPTIONS;
+	r->opt_rta.rta_len = RTA_LENGTH(sizeof(r->opt));
+	r->opt.action = TCQ_PLUG_BUFFER;
 }
 
 /* The IFB's ifindex, after checking it is an ifb. */
@@ -219,9 +345,10 @@ static int find_ifb(struct nb_backend *be, ckpt_dev *dev, const char *ifb, int *
 	return rc;
 }
 
-/* The handle of the IFB's root qdisc, after checking it is a plug. */
-static int find_plug(struct nb_backend *be, ckpt_dev *dev, const char *ifb, int ifindex,
-                     uint32_t *handle)
+/* The handle of the IFB's root qdisc, after checking it is of the kind
+ * wanted (a plug, but for the tests' stand-ins). */
+static int find_root(struct nb_backend *be, ckpt_dev *dev, const char *ifb, int ifindex,
+                     const char *want, uint32_t *handle)
 {
 	struct nl_cache *cache = NULL;
 	struct rtnl_qdisc *q;
@@ -235,11 +362,11 @@ static int find_plug(struct nb_backend *be, ckpt_dev *dev, const char *ifb, int 
 	}
 	q = rtnl_qdisc_get_by_parent(cache, ifindex, TC_H_ROOT);
 	kind = q ? rtnl_tc_get_kind(TC_CAST(q)) : NULL;
-	if (!kind || strcmp(kind, "plug")) {
+	if (!kind || strcmp(kind, want)) {
 		DEV_LOG(dev, ERROR,
-		        "%s has %s%s as its root qdisc, not plug (a kernel without sch_plug? "
+		        "%s has %s%s as its root qdisc, not %s (a kernel without sch_plug? "
 		        "CONFIG_NET_SCH_PLUG, modprobe sch_plug)",
-		        ifb, kind ? kind : "nothing", kind ? "" : " set");
+		        ifb, kind ? kind : "nothing", kind ? "" : " set", want);
 		rc = CKPT_ERROR_NOTSUP;
 	} else {
 		*handle = rtnl_tc_get_handle(TC_CAST(q));
@@ -250,7 +377,8 @@ static int find_plug(struct nb_backend *be, ckpt_dev *dev, const char *ifb, int 
 	return rc;
 }
 
-int nb_plug_attach(struct nb_backend *be, ckpt_dev *dev, const char *ifb, struct nb_plug **plug_out)
+int nb_plug_attach_kind(struct nb_backend *be, ckpt_dev *dev, const char *ifb, const char *kind,
+                        struct nb_plug **plug_out)
 {
 	struct nb_plug *p;
 	int rc;
@@ -264,37 +392,39 @@ int nb_plug_attach(struct nb_backend *be, ckpt_dev *dev, const char *ifb, struct
 	p = ao_calloc(1, sizeof(*p));
 	p->dev = dev;
 	snprintf(p->ifb, sizeof(p->ifb), "%s", ifb);
-	drain(be);
 	rc = find_ifb(be, dev, ifb, &p->ifindex);
 	if (!rc)
-		rc = find_plug(be, dev, ifb, p->ifindex, &p->handle);
-	if (!rc) {
-		rc = build_request(p);
-		if (rc)
-			DEV_LOG(dev, ERROR, "cannot build the plug request for %s", ifb);
-	}
+		rc = find_root(be, dev, ifb, p->ifindex, kind, &p->handle);
 	if (rc) {
 		free(p);
 		return rc;
 	}
+	build_request(p);
 	*plug_out = p;
 	return 0;
+}
+
+int nb_plug_attach(struct nb_backend *be, ckpt_dev *dev, const char *ifb, struct nb_plug **plug_out)
+{
+	return nb_plug_attach_kind(be, dev, ifb, "plug", plug_out);
 }
 
 int nb_plug_stats(struct nb_backend *be, struct nb_plug *plug, ckpt_nic_stats *out)
 {
 	struct nl_cache *cache = NULL;
 	struct rtnl_qdisc *q;
+	const char *kind;
 	int err, rc = 0;
 
-	drain(be);
 	err = rtnl_qdisc_alloc_cache(be->sk, &cache);
 	if (err < 0) {
 		DEV_LOG(plug->dev, ERROR, "cannot list qdiscs: %s", nl_geterror(err));
 		return rc_from_nle(err);
 	}
+	/* the root qdisc now: the plug we attached to, or whatever replaced it */
 	q = rtnl_qdisc_get_by_parent(cache, plug->ifindex, TC_H_ROOT);
-	if (!q) {
+	kind = q ? rtnl_tc_get_kind(TC_CAST(q)) : NULL;
+	if (!kind || strcmp(kind, "plug") || rtnl_tc_get_handle(TC_CAST(q)) != plug->handle) {
 		DEV_LOG(plug->dev, ERROR, "%s has lost its plug qdisc", plug->ifb);
 		rc = CKPT_ERROR_NOTFOUND;
 	} else {
@@ -304,8 +434,9 @@ int nb_plug_stats(struct nb_backend *be, struct nb_plug *plug, ckpt_nic_stats *o
 		out->packets_held = rtnl_tc_get_stat(tc, RTNL_TC_QLEN);
 		out->bytes_held = rtnl_tc_get_stat(tc, RTNL_TC_BACKLOG);
 		out->drops = rtnl_tc_get_stat(tc, RTNL_TC_DROPS);
-		rtnl_qdisc_put(q);
 	}
+	if (q)
+		rtnl_qdisc_put(q);
 	nl_cache_free(cache);
 	return rc;
 }
@@ -316,114 +447,122 @@ void nb_plug_detach(struct nb_backend *be, struct nb_plug *plug)
 	free(plug);
 }
 
-/* Read acks for the batch until each of its n requests has one or the
- * time is up.  Returns how many are still missing. */
-static size_t read_acks(struct nb_backend *be, uint32_t first_seq, size_t n, ckpt_dev *const *devs,
-                        enum nb_action action, int *rcs)
+/* The NICs of the batch just read that have neither an error nor, for
+ * the last one, its ack: their outcome is unknown (see the top). */
+static void log_unknown(struct nb_backend *be, ckpt_dev *const *devs, size_t k, bool got_last,
+                        bool lost, enum nb_action action, const int *rcs)
 {
-	struct timespec deadline = ao_ts_add_ms(ao_now(), NB_ACK_TIMEOUT_MS);
-	size_t missing = n;
+	for (size_t j = 0; j < k; j++) {
+		ckpt_dev *dev = devs[be->sent_index[j]];
 
-	while (missing) {
-		ssize_t len = recv(be->fd, be->recvbuf, NB_RECV_SPACE, MSG_DONTWAIT);
+		if (rcs[be->sent_index[j]] || (got_last && j == k - 1))
+			continue;
+		LOG(be->ctx, ERROR,
+		    "domain %u: %s: plug %s on %s: outcome unknown, the kernel's answer was "
+		    "lost (%s); counted as done (a plug that is gone fails the next step)",
+		    ckpt_dev_domid(dev), dev->name, action_names[action], nb_nic_of(dev)->plug->ifb,
+		    lost ? "ENOBUFS: the receive buffer overflowed or the kernel ran out of memory"
+		         : "no answer to the batch's last request: a malformed batch?");
+	}
+}
+
+/* Read the answers to the k requests just sent: an error for each one the
+ * kernel refused, and the answer to the last.  All of them are queued (or
+ * lost) by now, so the reads never wait. */
+static void read_answers(struct nb_backend *be, ckpt_dev *const *devs, size_t k,
+                         enum nb_action action, int *rcs)
+{
+	uint32_t first_seq = be->sendbuf[0].h.nlmsg_seq;
+	bool got_last = false, lost = false;
+
+	while (!got_last) {
+		ssize_t len = recv(be->fd, be->recvbuf, sizeof(be->recvbuf), MSG_DONTWAIT);
 		struct nlmsghdr *h;
 
 		if (len < 0 && errno == EINTR)
 			continue;
-		if (len < 0 && errno == EAGAIN) {
-			struct pollfd pfd = {.fd = be->fd, .events = POLLIN};
-			int ms = ao_ts_ms_until(deadline, ao_now());
-			if (ms == 0 || poll(&pfd, 1, ms) <= 0)
-				break;
+		if (len < 0 && errno == ENOBUFS) {
+			lost = true; /* what was queued before the loss still comes */
 			continue;
 		}
-		if (len <= 0) {
-			LOGE(be->ctx, ERROR, "reading netlink acks");
+		if (len < 0) {
+			if (errno != EAGAIN)
+				LOGE(be->ctx, ERROR, "reading the answers to plug %s",
+				     action_names[action]);
 			break;
 		}
 		for (h = (struct nlmsghdr *)be->recvbuf; NLMSG_OK(h, (size_t)len);
 		     h = NLMSG_NEXT(h, len)) {
 			struct nlmsgerr *e = NLMSG_DATA(h);
-			size_t k = h->nlmsg_seq - first_seq;
+			size_t j = (uint32_t)(h->nlmsg_seq - first_seq);
 
-			if (h->nlmsg_type != NLMSG_ERROR || k >= n || be->acked[k])
+			if (h->nlmsg_type != NLMSG_ERROR || j >= k ||
+			    h->nlmsg_len < NLMSG_LENGTH(sizeof(e->error)))
 				continue;
-			be->acked[k] = true;
-			missing--;
+			if (j == k - 1)
+				got_last = true;
 			if (e->error) {
-				size_t i = be->sent_index[k];
-				struct nb_plug *p = nb_nic_of(devs[i])->plug;
+				ckpt_dev *dev = devs[be->sent_index[j]];
 				LOGEV(be->ctx, ERROR, -e->error,
-				      "domain %u: %s: plug %s on %s failed",
-				      ckpt_dev_domid(devs[i]), devs[i]->name, action_names[action],
-				      p->ifb);
-				rcs[i] = nb_rc_from_ack(-e->error);
+				      "domain %u: %s: plug %s on %s failed", ckpt_dev_domid(dev),
+				      dev->name, action_names[action], nb_nic_of(dev)->plug->ifb);
+				rcs[be->sent_index[j]] = nb_rc_from_ack(-e->error);
 			}
 		}
 	}
-	return missing;
+	if (lost || !got_last)
+		log_unknown(be, devs, k, got_last, lost, action, rcs);
 }
 
-/* Send devs[from..to) (those without an rc yet) as one batch. */
-static void send_batch(struct nb_backend *be, ckpt_dev *const *devs, size_t from, size_t to,
+/* Send the k requests stamped in sendbuf as one datagram; read back. */
+static void send_batch(struct nb_backend *be, ckpt_dev *const *devs, size_t k,
                        enum nb_action action, int *rcs)
 {
-	uint32_t first_seq = be->seq + 1;
-	size_t off = 0, n = 0;
-	int act = tcq_action[action];
+	size_t len = k * sizeof(struct nb_req);
+	ssize_t r;
+	int err;
 
-	for (size_t i = from; i < to; i++) {
-		struct nb_plug *p = nb_nic_of(devs[i])->plug;
-		struct nlmsghdr *h = (struct nlmsghdr *)(be->sendbuf + off);
-
-		if (rcs[i])
-			continue;
-		memcpy(be->sendbuf + off, p->msg, p->len);
-		memcpy(be->sendbuf + off + p->action_off, &act, sizeof(act));
-		h->nlmsg_seq = ++be->seq;
-		h->nlmsg_pid = 0;
-		be->sent_index[n] = i;
-		be->acked[n] = false;
-		off += p->len;
-		n++;
-	}
-	if (n == 0)
-		return;
-	if (send(be->fd, be->sendbuf, off, 0) != (ssize_t)off) {
-		LOGE(be->ctx, ERROR, "sending %zu plug %s request(s)", n, action_names[action]);
-		for (size_t k = 0; k < n; k++)
-			rcs[be->sent_index[k]] = CKPT_ERROR_NETLINK;
-		be->stale = true; /* some of the batch may have run */
+	be->sendbuf[k - 1].h.nlmsg_flags |= NLM_F_ACK;
+	do {
+		r = send(be->fd, be->sendbuf, len, 0);
+	} while (r < 0 && errno == EINTR);
+	if (r == (ssize_t)len) {
+		read_answers(be, devs, k, action, rcs);
 		return;
 	}
-	if (read_acks(be, first_seq, n, devs, action, rcs) == 0)
-		return;
-	be->stale = true; /* late acks may still come: drop them before the next batch */
-	for (size_t k = 0; k < n; k++) {
-		if (be->acked[k])
-			continue;
-		rcs[be->sent_index[k]] = CKPT_ERROR_NETLINK;
-		LOG(be->ctx, ERROR,
-		    "domain %u: %s: no answer from the kernel to plug %s within %d ms",
-		    ckpt_dev_domid(devs[be->sent_index[k]]), devs[be->sent_index[k]]->name,
-		    action_names[action], NB_ACK_TIMEOUT_MS);
-	}
+	/* netlink takes a datagram whole or not at all: none of it ran */
+	err = r < 0 ? errno : EMSGSIZE;
+	LOGEV(be->ctx, ERROR, err, "domain %u: cannot send %zu plug %s request(s)", be->domid, k,
+	      action_names[action]);
+	for (size_t j = 0; j < k; j++)
+		rcs[be->sent_index[j]] = nb_rc_from_ack(err);
 }
 
 int nb_plug_request(struct nb_backend *be, ckpt_dev *const *devs, size_t n, enum nb_action action,
                     int *rcs)
 {
 	enum ao_fault_point fp = action == NB_BUFFER ? FP_NL_BUFFER : FP_NL_RELEASE;
+	size_t i = 0, k;
 	int first = 0;
 
-	for (size_t i = 0; i < n; i++)
-		rcs[i] = ao_fault(be->ctx, fp);
-	if (be->stale)
-		drain(be);
-	for (size_t from = 0; from < n; from += NB_BATCH_MAX)
-		send_batch(be, devs, from, from + NB_BATCH_MAX < n ? from + NB_BATCH_MAX : n,
-		           action, rcs);
-	for (size_t i = 0; i < n && !first; i++)
-		first = rcs[i];
+	for (size_t j = 0; j < n; j++)
+		rcs[j] = ao_fault(be->ctx, fp);
+	while (i < n) {
+		/* the next batch_max devices that have no rc yet */
+		for (k = 0; i < n && k < be->batch_max; i++) {
+			struct nb_req *r = &be->sendbuf[k];
+
+			if (rcs[i])
+				continue;
+			*r = nb_nic_of(devs[i])->plug->req;
+			r->opt.action = tcq_action[action];
+			r->h.nlmsg_seq = ++be->seq;
+			be->sent_index[k++] = i;
+		}
+		if (k)
+			send_batch(be, devs, k, action, rcs);
+	}
+	for (size_t j = 0; j < n && !first; j++)
+		first = rcs[j];
 	return first;
 }

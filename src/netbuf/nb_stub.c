@@ -6,8 +6,10 @@
  */
 #include "internal.h"
 
-int nb_backend_open(ckpt_ctx *ctx, struct nb_backend **be_out)
+int nb_backend_open(ckpt_ctx *ctx, uint32_t domid, size_t nics, struct nb_backend **be_out)
 {
+	(void)domid;
+	(void)nics;
 	*be_out = NULL;
 	LOG(ctx, ERROR,
 	    "network buffering is not built into this ckptdev "

@@ -15,7 +15,8 @@
  * Teardown: release everything the plug holds (RELEASE_INDEFINITE), run
  *           `SCRIPT teardown`, remove the xenstore folder, detach.  Every
  *           step is tried even if an earlier one failed.
- * Checkpoints go to the backend as one batch for all NICs of the devset:
+ * Checkpoints go to the backend as one batch for all NICs of the devset
+ *           (one sendmsg, each NIC its own result: nb_nl.c):
  *           postsuspend = BUFFER, commit = RELEASE_ONE; the backup lost:
  *           release_all = RELEASE_INDEFINITE, rearm = BUFFER.
  */
@@ -116,9 +117,15 @@ static void nic_dispose(ckpt_dev *dev)
 	ckpt_dev_set_priv(dev, NULL);
 }
 
+/* The backend's sockets are sized for a step on every NIC of the set. */
 static int nic_init_subkind(ckpt_devset *set, void **priv_out)
 {
-	return nb_backend_open(set->ctx, (struct nb_backend **)priv_out);
+	size_t nics = 0;
+
+	for (size_t g = 0; g < set->n_groups; g++)
+		if (set->groups[g].kind == &dev_nic_kind)
+			nics = set->groups[g].n;
+	return nb_backend_open(set->ctx, set->domid, nics, (struct nb_backend **)priv_out);
 }
 
 /* Remove path if it has no children left (someone else's nodes stay). */
