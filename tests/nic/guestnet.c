@@ -86,6 +86,18 @@ static int udp_socket(void)
 	return s;
 }
 
+/* Both namespaces, IPv6 off in each; the process is left in the host one. */
+static void new_pair(int *ns_host, int *ns_guest)
+{
+	*ns_host = new_ns();
+	*ns_guest = new_ns();
+	write_file("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
+	write_file("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
+	enter(*ns_host);
+	write_file("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
+	write_file("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
+}
+
 void guestnet_setup(struct guestnet *g)
 {
 	struct sockaddr_in vif = {.sin_family = AF_INET, .sin_port = htons(PORT)};
@@ -93,13 +105,7 @@ void guestnet_setup(struct guestnet *g)
 	int guest_fd;
 
 	memset(g, 0, sizeof(*g));
-	g->ns_host = new_ns();
-	g->ns_guest = new_ns();
-	write_file("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
-	write_file("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
-	enter(g->ns_host);
-	write_file("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
-	write_file("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
+	new_pair(&g->ns_host, &g->ns_guest);
 
 	/* the guest end goes to the guest namespace, named by an fd ip(8)
 	 * inherits (not close-on-exec) */
@@ -171,4 +177,57 @@ int guestnet_receive(struct guestnet *g, int want, int ms)
 			return n;
 		poll(&p, 1, (int)left);
 	}
+}
+
+void guestnics_setup(struct guestnics *g, int n)
+{
+	char guest_path[64];
+	int guest_fd;
+
+	if (n > GUESTNICS_MAX)
+		FAIL("guestnics_setup: at most %d NICs", GUESTNICS_MAX);
+	memset(g, 0, sizeof(*g));
+	g->n = n;
+	new_pair(&g->ns_host, &g->ns_guest);
+	guest_fd = dup(g->ns_guest);
+	snprintf(guest_path, sizeof(guest_path), "/proc/%d/fd/%d", (int)getpid(), guest_fd);
+	for (int i = 0; i < n; i++) {
+		if (guestnet_sh("ip link add vif9.%d address 02:00:0a:4f:%02x:01 type veth "
+		                "peer name eth%d netns %s && ip link set vif9.%d up",
+		                i, i, i, guest_path, i)) {
+			close(guest_fd);
+			SKIP("cannot make a veth pair here");
+		}
+	}
+	close(guest_fd);
+	enter(g->ns_guest);
+	for (int i = 0; i < n; i++)
+		if (guestnet_sh("ip addr add 10.79.%d.2/24 dev eth%d && ip link set eth%d up && "
+		                "ip neigh add 10.79.%d.1 lladdr 02:00:0a:4f:%02x:01 dev eth%d "
+		                "nud permanent",
+		                i, i, i, i, i, i))
+			FAIL("cannot configure the guest's eth%d", i);
+	g->tx = udp_socket();
+	enter(g->ns_host);
+	guestnet_sh("ip link set lo up");
+}
+
+void guestnics_dispose(struct guestnics *g)
+{
+	close(g->tx);
+	close(g->ns_guest);
+	close(g->ns_host);
+}
+
+void guestnics_send(struct guestnics *g, int i, int count)
+{
+	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(PORT)};
+	char addr[32], payload[64] = {0};
+
+	snprintf(addr, sizeof(addr), "10.79.%d.1", i);
+	inet_pton(AF_INET, addr, &to.sin_addr);
+	for (int k = 0; k < count; k++)
+		if (sendto(g->tx, payload, sizeof(payload), 0, (struct sockaddr *)&to,
+		           sizeof(to)) != (ssize_t)sizeof(payload))
+			FAIL("guest send through eth%d: %s", i, strerror(errno));
 }

@@ -38,6 +38,26 @@ void guestnet_send(struct guestnet *g, int n);
  * the whole time).  Returns how many came. */
 int guestnet_receive(struct guestnet *g, int want, int ms);
 
+/*
+ * A guest with n NICs, for devsets of several: vif9.0 .. vif9.<n-1> in the
+ * host namespace (up, no address), each the peer of the guest's ethI on
+ * 10.79.I.2/24, which has a permanent neighbour entry for 10.79.I.1.  The
+ * datagrams sent to NIC I cross vif9.I's ingress and nothing else does;
+ * nobody receives them: the tests count them with the buffers' counters.
+ */
+#define GUESTNICS_MAX 32
+
+struct guestnics {
+	int ns_host, ns_guest;
+	int tx; /* in the guest namespace */
+	int n;
+};
+
+void guestnics_setup(struct guestnics *g, int n);
+void guestnics_dispose(struct guestnics *g);
+/* Send count datagrams from the guest through its NIC i. */
+void guestnics_send(struct guestnics *g, int i, int count);
+
 /* Run a shell command in the host namespace; its exit status. */
 int guestnet_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Its first line of output, in buf. */

@@ -2,6 +2,8 @@
 # run inside Debian's kernel under qemu by tests/vm/run-in-vm.
 # Included by the top-level Makefile, which defines BUILD, CC, CPPFLAGS,
 # CFLAGS and LDFLAGS. Variables of this fragment start with VM_.
+# The NIC tests get a long hard timeout: one of them sets up 256 NICs, a
+# few minutes on one emulated CPU (the tests' own timeouts still apply).
 
 VM_NL_CFLAGS := $(shell pkg-config --cflags libnl-route-3.0)
 VM_NL_LIBS := $(shell pkg-config --libs libnl-route-3.0)
@@ -15,4 +17,4 @@ $(VM_SMOKE): $(VM_SMOKE_SRC) tests/vm/plug_bench.h tests/vm/tap.h tests/vm/vm.mk
 .PHONY: check-vm
 check-vm: $(VM_SMOKE) $(BUILD)/tests/nic-tests
 	tests/vm/run-in-vm -- $(VM_SMOKE)
-	tests/vm/run-in-vm -- $(abspath $(BUILD))/tests/nic-tests --no-skip nic_plug
+	tests/vm/run-in-vm --timeout 1800 -- $(abspath $(BUILD))/tests/nic-tests --no-skip nic_plug
