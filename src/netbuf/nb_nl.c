@@ -52,12 +52,13 @@
  *   - a buffer or release that did not run only holds that NIC's output
  *     longer (the plug then releases fewer packets, never uncommitted ones),
  *     whereas a false failure would stop a checkpoint that probably worked.
- * The same holds if the last request's answer never comes without ENOBUFS:
- * that would mean a malformed request cut the batch short (the kernel drops
- * the rest of the datagram silently), which only a bug here can cause, as
- * every request is a struct nb_req built by build_request.  With the
- * receive buffer sized as above neither happens short of the kernel running
- * out of memory.
+ * The same choice is made if the last request's answer never comes and
+ * there was no ENOBUFS.  That would mean a malformed request cut the batch
+ * short: the kernel silently drops the rest of the datagram, so those
+ * requests did not run (the second point still holds).  Only a bug here
+ * can cause it, as every request is a struct nb_req made by build_request.
+ * With the receive buffer sized as above, answers are lost only when the
+ * kernel runs out of memory.
  */
 #include <errno.h>
 #include <limits.h>
@@ -80,7 +81,7 @@
 /* Receive-buffer bytes allowed per answer: the ~832 the kernel charges,
  * with room to spare (it is a limit, not memory in use). */
 #define NB_ANSWER_SPACE 2048
-/* One answer per recv(): 36 bytes with NETLINK_CAP_ACK, 96 without. */
+/* One answer per recv(): 36 bytes with NETLINK_CAP_ACK, 80 without. */
 #define NB_RECV_SPACE 1024
 /* netlink_sendmsg() refuses a datagram longer than sndbuf minus this. */
 #define NB_SNDBUF_SLACK 32
