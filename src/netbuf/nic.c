@@ -123,7 +123,7 @@ static int nic_init_subkind(ckpt_devset *set, void **priv_out)
 	size_t nics = 0;
 
 	for (size_t g = 0; g < set->n_groups; g++)
-		if (set->groups[g].kind == &dev_nic_kind)
+		if (set->groups[g].kind == &nb_nic_kind)
 			nics = set->groups[g].n;
 	return nb_backend_open(set->ctx, set->domid, nics, (struct nb_backend **)priv_out);
 }
