@@ -124,6 +124,16 @@ const char *test_bin_dir(void)
 	return bin_dir;
 }
 
+const char *test_tmp_path(const char *name)
+{
+	static char bufs[8][128];
+	static unsigned next;
+	char *buf = bufs[next++ % 8];
+
+	snprintf(buf, sizeof(bufs[0]), "/tmp/ckpt-test-%d-%s", (int)getpid(), name);
+	return buf;
+}
+
 void test_write_script(const char *path, const char *body)
 {
 	FILE *f = fopen(path, "w");

@@ -107,6 +107,10 @@ int test_fd_count(void);
 long long test_now_ms(void);
 /* The directory holding the test binaries (for helper programs). */
 const char *test_bin_dir(void);
+/* "/tmp/ckpt-test-PID-name": a path of this test's own (PID is the test
+ * process), so that test runs side by side (other checkouts, other
+ * tiers) never share a file.  The last 8 results stay valid. */
+const char *test_tmp_path(const char *name);
 /* Write an executable /bin/sh script at path with the given body. */
 void test_write_script(const char *path, const char *body);
 /* Scaled timeout (CKPT_TEST_TIMEOUT_SCALE, e.g. 5 under valgrind). */

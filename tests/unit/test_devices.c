@@ -19,7 +19,7 @@
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-#define SLOW_SCRIPT "/tmp/ckpt-test-slow-disk.sh"
+#define SLOW_SCRIPT test_tmp_path("slow-disk.sh")
 
 static struct tloop *new_loop(enum ckpt_loop_kind loop)
 {
@@ -150,16 +150,18 @@ TEST_LOOPS(failed_teardown_is_reported_but_reaches_every_device)
 TEST_LOOPS(abort_during_setup_rolls_back)
 {
 	struct tloop *L = new_loop(loop);
+	char slow[160];
 	const ckpt_dev_spec specs[] = {
 	        {"test", 0, P("setup=hang")},
 	        {"test", 1, P("delay_ms=1")},
 	        {"test", 2, P("setup=hang")},
-	        {"disk", 0, P("target=d0", "script=" SLOW_SCRIPT)},
+	        {"disk", 0, P("target=d0", slow)},
 	};
 	ckpt_devset *set;
 	struct tdone d = {0};
 	ckpt_async_how how = tdone_how(&d);
 
+	snprintf(slow, sizeof(slow), "script=%s", SLOW_SCRIPT);
 	test_write_script(SLOW_SCRIPT, "[ \"$1\" = setup ] && exec sleep 30; exit 0");
 	set = new_set(L, specs, 4);
 	ASSERT_OK(ckpt_devset_setup(set, &how));

@@ -8,8 +8,19 @@
 #include "../harness/tloop.h"
 #include "ckptdev/devices.h"
 
-#define SCRIPT "/tmp/ckpt-test-disk.sh"
-#define TRACE  "/tmp/ckpt-test-disk.trace"
+#include <stdarg.h>
+
+#define SCRIPT test_tmp_path("disk.sh")
+#define TRACE  test_tmp_path("disk.trace")
+
+/* The disk script, its body a format whose %1$s is the trace file. */
+static void write_disk_script(const char *fmt)
+{
+	char body[512];
+
+	snprintf(body, sizeof(body), fmt, TRACE);
+	test_write_script(SCRIPT, body);
+}
 
 static char *slurp(const char *path)
 {
@@ -27,10 +38,12 @@ static char *slurp(const char *path)
 
 static ckpt_devset *disk_set(struct tloop *L, const char *timeout)
 {
-	const char *params[] = {"target=/dev/vg0/guest7", "script=" SCRIPT, timeout, NULL};
+	static char script[160];
+	const char *params[] = {"target=/dev/vg0/guest7", script, timeout, NULL};
 	const ckpt_dev_spec spec = {"disk", 2, params};
 	ckpt_devset *set = NULL;
 
+	snprintf(script, sizeof(script), "script=%s", SCRIPT);
 	ASSERT_OK(ckpt_devset_new(tloop_ctx(L), 7, &spec, 1, &set));
 	return set;
 }
@@ -50,12 +63,14 @@ TEST_LOOPS(disk_script_runs_at_setup_and_teardown)
 	ckpt_disk_stats st;
 
 	unlink(TRACE);
-	test_write_script(SCRIPT, "echo \"$1 $DOMID $DEVID $TARGET\" >> " TRACE "; "
-	                          "echo \"disk script says $1\"");
+	write_disk_script("echo \"$1 $DOMID $DEVID $TARGET\" >> %1$s; "
+	                  "echo \"disk script says $1\"");
 	set = disk_set(L, "timeout_ms=5000");
 	ASSERT_OK(ckpt_devset_setup(set, NULL));
 	ASSERT_STR_EQ(slurp(TRACE), "setup 7 2 /dev/vg0/guest7\n");
-	ASSERT_TRUE(tlog_contains(L, SCRIPT "["));
+	char started[200];
+	snprintf(started, sizeof(started), "%s[", SCRIPT);
+	ASSERT_TRUE(tlog_contains(L, started));
 	ASSERT_TRUE(tlog_contains(L, "]: disk script says setup"));
 	ASSERT_OK(ckpt_devset_postsuspend(set));
 	ASSERT_OK(ckpt_devset_preresume(set));
@@ -77,9 +92,9 @@ TEST_LOOPS(disk_script_failure_fails_setup_and_still_tears_down)
 	ckpt_devset *set;
 
 	unlink(TRACE);
-	test_write_script(SCRIPT, "echo \"$1\" >> " TRACE "; "
-	                          "[ \"$1\" = setup ] && { echo 'no such volume' >&2; exit 3; }; "
-	                          "exit 0");
+	write_disk_script("echo \"$1\" >> %1$s; "
+	                  "[ \"$1\" = setup ] && { echo 'no such volume' >&2; exit 3; }; "
+	                  "exit 0");
 	set = disk_set(L, "timeout_ms=5000");
 	ASSERT_RC(ckpt_devset_setup(set, NULL), CKPT_ERROR_SCRIPT);
 	ASSERT_TRUE(tlog_contains(L, "]: no such volume"));

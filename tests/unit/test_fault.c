@@ -14,7 +14,7 @@
 #include "../ops/tkind.h"
 #include "ckptdev/devices.h"
 
-#define SCRIPT "/tmp/ckpt-test-fault-disk.sh"
+#define SCRIPT test_tmp_path("fault-disk.sh")
 
 /* One devset life; returns the first error seen (0 if none). */
 static int life(struct tloop *L, ckpt_devset *set)
@@ -57,12 +57,14 @@ static int life(struct tloop *L, ckpt_devset *set)
 
 static void sweep(enum ckpt_loop_kind loop)
 {
-	const char *disk[] = {"target=/dev/vg0/f", "script=" SCRIPT, "timeout_ms=5000", NULL};
+	char script_param[160];
+	const char *disk[] = {"target=/dev/vg0/f", script_param, "timeout_ms=5000", NULL};
 	const ckpt_dev_spec specs[] = {{"test", 0, NULL}, {"tbatch", 0, NULL}, {"disk", 0, disk}};
 	const char *const *names;
 	size_t npoints;
 	int reached = 0, runs = 0, failed_runs = 0;
 
+	snprintf(script_param, sizeof(script_param), "script=%s", SCRIPT);
 	test_write_script(SCRIPT, "exit 0");
 	names = ckpt_fault_list(&npoints);
 	for (size_t p = 0; p < npoints; p++) {
