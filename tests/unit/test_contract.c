@@ -1069,17 +1069,19 @@ static void script_counts(const char *dir, int *peak, int *started)
 
 /*
  * ao.h: at most max_scripts scripts run at once; the others wait for a
- * slot, in order, and their timeout starts when they do.  Six disks whose
- * setup script takes 300 ms, with a 700 ms timeout each, two at a time:
- * the last ones wait 600 ms before they start, and none times out.  An
- * abort ends the waiting ones at once, never started.
+ * slot, in order, and their timeout starts when they do.  Eight disks
+ * whose setup script takes 250 ms, with a 700 ms timeout each (scaled for
+ * slow tiers), two at a time: the last ones wait at least 750 ms before
+ * they start, and none times out.  An abort ends the waiting ones at
+ * once, never started.
  */
 TEST_LOOPS(scripts_beyond_the_limit_wait_for_a_slot)
 {
 	struct tloop *L;
 	char dir[64], body[640], param[128];
-	const char *params[4] = {"target=vg/x", param, "timeout_ms=700", NULL};
-	ckpt_dev_spec specs[6];
+	char timeout[32];
+	const char *params[4] = {"target=vg/x", param, timeout, NULL};
+	ckpt_dev_spec specs[8];
 	ckpt_devset *set;
 	struct seen s;
 	ckpt_async_how how;
@@ -1087,30 +1089,32 @@ TEST_LOOPS(scripts_beyond_the_limit_wait_for_a_slot)
 
 	L = tloop_new_max_scripts(loop, 2);
 	ASSERT_OK(ckpt_kind_register(tloop_ctx(L), &app_kind));
-	snprintf(dir, sizeof(dir), "/tmp/ckpt-contract-%d-slots", (int)getpid());
-	ASSERT_EQ(system("rm -rf /tmp/ckpt-contract-*-slots") >= 0, 1);
+	snprintf(dir, sizeof(dir), "%s", test_tmp_path("slots"));
+	snprintf(body, sizeof(body), "rm -rf %s", dir);
+	ASSERT_EQ(system(body), 0);
 	ASSERT_OK(mkdir(dir, 0700));
 	snprintf(body, sizeof(body),
 	         "[ \"$1\" = setup ] || exit 0\n"
 	         "cd %s && exec 9>>lock || exit 1\n"
 	         "flock 9; n=$(($(cat count 2>/dev/null || echo 0) + 1)); echo $n > count\n"
 	         "echo $n >> peaks; flock -u 9\n"
-	         "sleep 0.3\n"
+	         "sleep 0.25\n"
 	         "flock 9; echo $(($(cat count) - 1)) > count; flock -u 9",
 	         dir);
 	snprintf(param, sizeof(param), "script=%s/disk.sh", dir);
 	test_write_script(param + strlen("script="), body);
-	for (int i = 0; i < 6; i++)
+	snprintf(timeout, sizeof(timeout), "timeout_ms=%u", test_scale_ms(700));
+	for (int i = 0; i < 8; i++)
 		specs[i] = (ckpt_dev_spec){"disk", i, params};
-	set = app_set(L, 1, specs, 6);
+	set = app_set(L, 1, specs, 8);
 
 	ASSERT_OK(ckpt_devset_setup(set, NULL));
 	script_counts(dir, &peak, &started);
-	ASSERT_EQ(started, 6);
+	ASSERT_EQ(started, 8);
 	ASSERT_EQ(peak, 2);
 	ASSERT_OK(ckpt_devset_teardown(set, NULL));
 
-	/* abort while four wait: they end at once, never started */
+	/* abort while six wait: they end at once, never started */
 	unlink(strcat(strcpy(body, dir), "/peaks"));
 	ASSERT_OK(start(ckpt_devset_setup, set, &s, &how));
 	ASSERT_OK(ckpt_ao_abort(tloop_ctx(L), &how));
