@@ -35,8 +35,16 @@
  * close-on-exec pipe, so the caller hears "cannot execute" at once rather
  * than as an exit status.
  *
+ * How the program ended comes back twice: as the supervisor's own end (the
+ * same exit code or signal), and, first, as the program's wait status
+ * written to a report pipe just before the supervisor exits.  The pipe is
+ * what counts when it has something: a runtime wrapped around the
+ * supervisor (valgrind's leak check, a sanitizer's exit code) may change
+ * how the supervisor itself ends, never what it wrote.
+ *
  * The supervisor closes every fd but 0, 1 and 2 (/dev/null and the output
- * pipes) and that status pipe, which it closes once it has forked.  Marking
+ * pipes), that status pipe, which it closes once it has forked, and the
+ * report pipe (close-on-exec, so the program does not inherit it).  Marking
  * the application's fds close-on-exec would not do: the supervisor never
  * execs, so it would hold them for the program's whole run, and the
  * application's pipes would see no EOF, its peers no close, its flock()s
@@ -61,6 +69,7 @@
 #define CHILD_POLL_MS 10
 /* The supervisor's status pipe, after 0, 1 and 2. */
 #define CHILD_STATUS_FD 3
+#define CHILD_REPORT_FD 4
 /* Without close_range, fds up to here are closed one by one. */
 #define CHILD_CLOSE_MAX 65536
 
@@ -74,6 +83,7 @@ void ao_child_init(ao_child *ch)
 {
 	ch->pid = 0;
 	ch->pidfd = -1;
+	ch->report_fd = -1;
 	ch->func = NULL;
 	ao_fd_init(&ch->fd);
 	ao_time_init(&ch->poll);
@@ -200,12 +210,13 @@ static void close_from(int first)
 
 /*
  * Give the supervisor /dev/null and the output pipes as 0, 1 and 2, the
- * status pipe as CHILD_STATUS_FD (still close-on-exec), and nothing else.
+ * status pipe as CHILD_STATUS_FD and the report pipe as CHILD_REPORT_FD
+ * (both still close-on-exec), and nothing else.
  * Every source may be below 3, where the application had closed its
  * stdio, so all are first copied above 2, out of the way of the dup2()s.
  * Returns the status fd; a failure is reported through it.
  */
-static int set_up_fds(const struct ao_spawn *sp, int devnull, int status_fd)
+static int set_up_fds(const struct ao_spawn *sp, int devnull, int status_fd, int report_fd)
 {
 	int src[3] = {devnull, sp->stdout_fd >= 0 ? sp->stdout_fd : devnull,
 	              sp->stderr_fd >= 0 ? sp->stderr_fd : devnull};
@@ -214,6 +225,9 @@ static int set_up_fds(const struct ao_spawn *sp, int devnull, int status_fd)
 	if (fd < 0)
 		report_errno(status_fd, errno);
 	status_fd = fd;
+	report_fd = lift_fd(report_fd);
+	if (report_fd < 0)
+		report_errno(status_fd, errno);
 	for (int i = 0; i < 3; i++) {
 		src[i] = lift_fd(src[i]);
 		if (src[i] < 0)
@@ -224,7 +238,10 @@ static int set_up_fds(const struct ao_spawn *sp, int devnull, int status_fd)
 			report_errno(status_fd, errno);
 	if (status_fd != CHILD_STATUS_FD && dup3(status_fd, CHILD_STATUS_FD, O_CLOEXEC) < 0)
 		report_errno(status_fd, errno);
-	close_from(CHILD_STATUS_FD + 1);
+	status_fd = CHILD_STATUS_FD;
+	if (report_fd != CHILD_REPORT_FD && dup3(report_fd, CHILD_REPORT_FD, O_CLOEXEC) < 0)
+		report_errno(status_fd, errno);
+	close_from(CHILD_REPORT_FD + 1);
 	return CHILD_STATUS_FD;
 }
 
@@ -234,7 +251,7 @@ static int set_up_fds(const struct ao_spawn *sp, int devnull, int status_fd)
  * raw system calls rather than fork() and getpid() from libc.
  */
 static _Noreturn void supervise(const struct ao_spawn *sp, int devnull, int status_fd,
-                                int fake_errno)
+                                int report_fd, int fake_errno)
 {
 	static const int polite[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT};
 	struct rlimit no_core = {0, 0};
@@ -247,7 +264,7 @@ static _Noreturn void supervise(const struct ao_spawn *sp, int devnull, int stat
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	setpgid(0, 0);
-	status_fd = set_up_fds(sp, devnull, status_fd);
+	status_fd = set_up_fds(sp, devnull, status_fd, report_fd);
 
 	pid = (pid_t)syscall(SYS_clone, (unsigned long)SIGCHLD, 0UL, 0UL, 0UL, 0UL);
 	if (pid < 0)
@@ -264,6 +281,7 @@ static _Noreturn void supervise(const struct ao_spawn *sp, int devnull, int stat
 	while (wait4(pid, &status, 0, NULL) < 0)
 		if (errno != EINTR)
 			supervisor_exit(127);
+	syscall(SYS_write, CHILD_REPORT_FD, &status, sizeof(status));
 	if (WIFSIGNALED(status)) {
 		/* end the same way, without a core of our own */
 		setrlimit(RLIMIT_CORE, &no_core);
@@ -276,7 +294,7 @@ static _Noreturn void supervise(const struct ao_spawn *sp, int devnull, int stat
 int ao_child_spawn(ckpt_ctx *ctx, ao_child *ch, ao_child_cb *func, const struct ao_spawn *sp,
                    const char *what)
 {
-	int status_pipe[2] = {-1, -1};
+	int status_pipe[2] = {-1, -1}, report_pipe[2] = {-1, -1};
 	int devnull = -1, pidfd = -1, fake_errno = 0, child_errno = 0;
 	pid_t pid;
 	ssize_t n;
@@ -297,7 +315,7 @@ int ao_child_spawn(ckpt_ctx *ctx, ao_child *ch, ao_child_cb *func, const struct 
 		rc = CKPT_ERROR_SYSTEM;
 		goto out;
 	}
-	if (pipe2(status_pipe, O_CLOEXEC)) {
+	if (pipe2(status_pipe, O_CLOEXEC) || pipe2(report_pipe, O_CLOEXEC | O_NONBLOCK)) {
 		LOGE(ctx, ERROR, "%s: cannot make a pipe", what);
 		rc = CKPT_ERROR_SYSTEM;
 		goto out;
@@ -305,7 +323,7 @@ int ao_child_spawn(ckpt_ctx *ctx, ao_child *ch, ao_child_cb *func, const struct 
 
 	pid = clone_with_pidfd(&pidfd);
 	if (pid == 0)
-		supervise(sp, devnull, status_pipe[1], fake_errno);
+		supervise(sp, devnull, status_pipe[1], report_pipe[1], fake_errno);
 	if (pid < 0) {
 		LOGE(ctx, ERROR, "%s: cannot start a child process", what);
 		rc = CKPT_ERROR_SYSTEM;
@@ -314,6 +332,8 @@ int ao_child_spawn(ckpt_ctx *ctx, ao_child *ch, ao_child_cb *func, const struct 
 	setpgid(pid, pid); /* also done by the child; whichever runs first */
 	close(status_pipe[1]);
 	status_pipe[1] = -1;
+	close(report_pipe[1]);
+	report_pipe[1] = -1;
 
 	do
 		n = read(status_pipe[0], &child_errno, sizeof(child_errno));
@@ -339,8 +359,13 @@ int ao_child_spawn(ckpt_ctx *ctx, ao_child *ch, ao_child_cb *func, const struct 
 	}
 	ch->pid = pid;
 	ch->pidfd = pidfd;
+	ch->report_fd = report_pipe[0];
+	report_pipe[0] = -1;
 	ch->func = func;
 out:
+	for (int i = 0; i < 2; i++)
+		if (report_pipe[i] >= 0)
+			close(report_pipe[i]);
 	if (devnull >= 0)
 		close(devnull);
 	if (status_pipe[0] >= 0)
@@ -348,6 +373,21 @@ out:
 	if (status_pipe[1] >= 0)
 		close(status_pipe[1]);
 	return rc;
+}
+
+/* The supervisor has ended with status: the program's own wait status
+ * from the report pipe if it wrote one, else that.  Closes the pipe. */
+static int reported_status(ao_child *ch, int status)
+{
+	int reported;
+
+	if (ch->report_fd < 0)
+		return status;
+	if (read(ch->report_fd, &reported, sizeof(reported)) == sizeof(reported))
+		status = reported;
+	close(ch->report_fd);
+	ch->report_fd = -1;
+	return status;
 }
 
 static int status_from_siginfo(const siginfo_t *si)
@@ -387,7 +427,7 @@ static void child_fd_cb(ao_egc *egc, ao_fd *ev, int fd, short events, short reve
 	ao_fd_deregister(ctx, &ch->fd);
 	close(ch->pidfd);
 	ch->pidfd = -1;
-	ch->func(egc, ch, status);
+	ch->func(egc, ch, reported_status(ch, status));
 }
 
 /* The fallback without a pidfd: is it gone yet? */
@@ -407,7 +447,7 @@ static void child_poll_cb(ao_egc *egc, ao_time *ev)
 		LOGE(egc->ctx, ERROR, "child %d: cannot collect its exit status", (int)ch->pid);
 		status = 255 << 8;
 	}
-	ch->func(egc, ch, status);
+	ch->func(egc, ch, reported_status(ch, status));
 }
 
 void ao_child_deregister(ckpt_ctx *ctx, ao_child *ch)
@@ -418,6 +458,7 @@ void ao_child_deregister(ckpt_ctx *ctx, ao_child *ch)
 	ao_time_deregister(ctx, &ch->poll);
 	kill_and_reap(ch->pid, ch->pidfd);
 	ch->pidfd = -1;
+	reported_status(ch, 0); /* closes the report pipe */
 }
 
 int ao_child_signal_group(ao_child *ch, int sig)

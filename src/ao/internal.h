@@ -385,6 +385,7 @@ struct ao_child {
 	/* private */
 	pid_t pid;
 	int pidfd;
+	int report_fd; /* the program's wait status, written at its end */
 	ao_child_cb *func;
 	ao_fd fd;     /* the pidfd */
 	ao_time poll; /* or, without pidfd support, a poll timer */

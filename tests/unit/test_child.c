@@ -207,7 +207,7 @@ TEST_LOOPS(child_holds_no_flock_of_the_application)
 }
 
 /* While a script runs, its supervisor holds none of the application's
- * fds, close-on-exec or not. */
+ * fds, close-on-exec or not: only stdio and its own report pipe (4). */
 static void check_supervisor_fds(struct tloop *L)
 {
 	struct tdone d = {0};
@@ -218,9 +218,9 @@ static void check_supervisor_fds(struct tloop *L)
 	ASSERT_OK(pipe(fds));
 	ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sock));
 	start_sleeper(L, &d, &how);
-	/* the status pipe is closed by the time the start returns */
+	/* the status pipe (3) is closed by the time the start returns */
 	fds_of(only_child(), open_fds, sizeof(open_fds));
-	ASSERT_STR_EQ(open_fds, "0 1 2");
+	ASSERT_STR_EQ(open_fds, "0 1 2 4");
 	stop_sleeper(L, &d, &how);
 	close(fds[0]);
 	close(fds[1]);
@@ -228,7 +228,7 @@ static void check_supervisor_fds(struct tloop *L)
 	close(sock[1]);
 }
 
-TEST_LOOPS(child_supervisor_holds_only_stdio)
+TEST_LOOPS(child_supervisor_holds_only_stdio_and_report)
 {
 	struct tloop *L = tloop_new(loop);
 
@@ -238,7 +238,7 @@ TEST_LOOPS(child_supervisor_holds_only_stdio)
 
 /* Before Linux 5.9, or under a seccomp profile without close_range: the
  * supervisor closes them one by one. */
-TEST(child_supervisor_holds_only_stdio_without_close_range)
+TEST(child_supervisor_holds_only_stdio_and_report_without_close_range)
 {
 	static const struct deny deny[] = {{SYS_close_range, 0, ENOSYS}};
 	struct tloop *L;

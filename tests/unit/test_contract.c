@@ -1069,18 +1069,15 @@ static void script_counts(const char *dir, int *peak, int *started)
 
 /*
  * ao.h: at most max_scripts scripts run at once; the others wait for a
- * slot, in order, and their timeout starts when they do.  Eight disks
- * whose setup script takes 250 ms, with a 700 ms timeout each (scaled for
- * slow tiers), two at a time: the last ones wait at least 750 ms before
- * they start, and none times out.  An abort ends the waiting ones at
- * once, never started.
+ * slot, in order.  Eight disks whose setup script takes 100 ms, two at a
+ * time, counted by the scripts themselves under flock.  An abort ends the
+ * waiting ones at once, never started.
  */
 TEST_LOOPS(scripts_beyond_the_limit_wait_for_a_slot)
 {
 	struct tloop *L;
 	char dir[64], body[640], param[128];
-	char timeout[32];
-	const char *params[4] = {"target=vg/x", param, timeout, NULL};
+	const char *params[4] = {"target=vg/x", param, "timeout_ms=20000", NULL};
 	ckpt_dev_spec specs[8];
 	ckpt_devset *set;
 	struct seen s;
@@ -1098,12 +1095,11 @@ TEST_LOOPS(scripts_beyond_the_limit_wait_for_a_slot)
 	         "cd %s && exec 9>>lock || exit 1\n"
 	         "flock 9; n=$(($(cat count 2>/dev/null || echo 0) + 1)); echo $n > count\n"
 	         "echo $n >> peaks; flock -u 9\n"
-	         "sleep 0.25\n"
+	         "sleep 0.1\n"
 	         "flock 9; echo $(($(cat count) - 1)) > count; flock -u 9",
 	         dir);
 	snprintf(param, sizeof(param), "script=%s/disk.sh", dir);
 	test_write_script(param + strlen("script="), body);
-	snprintf(timeout, sizeof(timeout), "timeout_ms=%u", test_scale_ms(700));
 	for (int i = 0; i < 8; i++)
 		specs[i] = (ckpt_dev_spec){"disk", i, params};
 	set = app_set(L, 1, specs, 8);
@@ -1126,4 +1122,49 @@ TEST_LOOPS(scripts_beyond_the_limit_wait_for_a_slot)
 	tloop_free(L);
 	snprintf(body, sizeof(body), "rm -rf %s", dir);
 	ASSERT_EQ(system(body), 0);
+}
+
+/*
+ * ao.h: a waiting script's timeout starts when it does.  One slot; disk
+ * 0's script holds it until the test lets it go, 2.5 s later; disk 1's
+ * script is quick but has a 1.5 s timeout, which would pass while it
+ * waits if the wait counted.
+ */
+TEST_LOOPS(a_waiting_scripts_timeout_starts_when_it_runs)
+{
+	struct tloop *L = tloop_new_max_scripts(loop, 1);
+	char go[128], hold[256], quick[64], p0[160], p1[160];
+	const char *params0[] = {"target=vg/0", p0, "timeout_ms=60000", NULL};
+	const char *params1[] = {"target=vg/1", p1, "timeout_ms=1500", NULL};
+	const ckpt_dev_spec specs[] = {{"disk", 0, params0}, {"disk", 1, params1}};
+	ckpt_devset *set;
+	struct seen s;
+	ckpt_async_how how;
+
+	ASSERT_OK(ckpt_kind_register(tloop_ctx(L), &app_kind));
+	snprintf(go, sizeof(go), "%s", test_tmp_path("go"));
+	unlink(go);
+	snprintf(hold, sizeof(hold),
+	         "[ \"$1\" = setup ] || exit 0\n"
+	         "while [ ! -e %s ]; do sleep 0.05; done",
+	         go);
+	snprintf(quick, sizeof(quick), "%s", test_tmp_path("quick.sh"));
+	snprintf(p0, sizeof(p0), "script=%s", test_tmp_path("hold.sh"));
+	snprintf(p1, sizeof(p1), "script=%s", quick);
+	test_write_script(p0 + strlen("script="), hold);
+	test_write_script(quick, "exit 0");
+	set = app_set(L, 1, specs, 2);
+
+	ASSERT_OK(start(ckpt_devset_setup, set, &s, &how));
+	tloop_run_for(L, 2500);
+	ASSERT_EQ(s.calls, 0);
+	fclose(fopen(go, "w"));
+	run_until_seen(L, &s);
+	ASSERT_OK(s.rc);
+	ASSERT_OK(ckpt_devset_teardown(set, NULL));
+	ASSERT_OK(ckpt_devset_free(set));
+	tloop_free(L);
+	unlink(go);
+	unlink(quick);
+	unlink(p0 + strlen("script="));
 }
