@@ -203,12 +203,35 @@ void ao_time_fire(ao_egc *egc, ao_time *ev, bool backend_knows)
 	ev->func(egc, ev);
 }
 
+void ao_time_fire_due(ao_egc *egc, ao_time *ev)
+{
+	ckpt_ctx *ctx = egc->ctx;
+	struct timespec upto = ao_now();
+	struct ao_list ready, *pos;
+
+	if (ao_ts_cmp(ev->abs, upto) > 0)
+		upto = ev->abs; /* the backend's clock ran a little ahead */
+	ao_list_init(&ready);
+	AO_LIST_FOR_EACH(pos, &ctx->timers)
+	{
+		ao_time *t = CONTAINER_OF(pos, ao_time, entry);
+		if (ao_ts_cmp(t->abs, upto) > 0)
+			break;
+		ao_list_add_tail(&ready, &t->ready);
+	}
+	while ((pos = ao_list_first(&ready))) {
+		ao_time *t = CONTAINER_OF(pos, ao_time, ready);
+		ao_list_del(&t->ready);
+		ao_time_fire(egc, t, t == ev);
+	}
+}
+
 void ao_time_occurred(ckpt_ctx *ctx, ao_time *ev)
 {
 	ao_egc egc;
 
 	ao_egc_enter(&egc, ctx);
 	if (ao_time_is_registered(ev))
-		ao_time_fire(&egc, ev, true);
+		ao_time_fire_due(&egc, ev);
 	ao_egc_leave(&egc);
 }

@@ -199,6 +199,10 @@ HIDDEN void ao_time_occurred(ckpt_ctx *ctx, ao_time *ev);
 /* Deregister a due timer and run its callback.  backend_knows: the
  * backend has already dropped its side of the registration. */
 HIDDEN void ao_time_fire(ao_egc *egc, ao_time *ev, bool backend_knows);
+/* The backend says ev is due (and has dropped its side of it): fire, in
+ * deadline order, every timer due by now or by ev's deadline, ev among
+ * them.  So the order never depends on the backend's own clock. */
+HIDDEN void ao_time_fire_due(ao_egc *egc, ao_time *ev);
 
 /* ----------------------------------------------------- loop backends */
 

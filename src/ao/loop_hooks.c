@@ -121,7 +121,7 @@ void ckpt_osevent_occurred_timeout(ckpt_ctx *ctx, void *for_ckpt)
 	{
 		ao_time *ev = CONTAINER_OF(pos, ao_time, entry);
 		if (ev->hook_id == id_of(for_ckpt)) {
-			ao_time_fire(&egc, ev, true);
+			ao_time_fire_due(&egc, ev);
 			break;
 		}
 	}

@@ -1168,3 +1168,46 @@ TEST_LOOPS(a_waiting_scripts_timeout_starts_when_it_runs)
 	unlink(quick);
 	unlink(p0 + strlen("script="));
 }
+
+/*
+ * Timers fire in deadline order whatever order the loop reports them in
+ * (libev's own clock, or an application's loop, may report a later one
+ * first): a report fires every timer due by then, earliest first.
+ */
+static int fire_order[2], fired;
+
+static void order_cb(ckpt_ctx *ctx, int rc, void *user)
+{
+	(void)ctx;
+	(void)rc;
+	fire_order[fired++] = (int)(intptr_t)user;
+}
+
+TEST(a_late_timeout_report_fires_the_earlier_due_timers_first)
+{
+	static const ckpt_osevent_hooks hooks = {
+	        rec_fd_register,      rec_fd_modify,      rec_fd_deregister,
+	        rec_timeout_register, rec_timeout_modify, rec_timeout_deregister,
+	};
+	struct rec_hooks h = {0};
+	ckpt_ctx_opts opts = {.loop = CKPT_LOOP_HOOKS, .hooks = &hooks, .hooks_user = &h};
+	ckpt_async_how early = {order_cb, (void *)(intptr_t)20}, late = {order_cb, (void *)60};
+	ckpt_ctx *ctx;
+
+	fired = 0;
+	ASSERT_OK(ckpt_ctx_new(&ctx, &opts));
+	ASSERT_OK(top_timer(ctx, 60, 0, &late));
+	ASSERT_OK(top_timer(ctx, 20, 0, &early));
+	ASSERT_EQ(h.n_timeouts, 2);
+	usleep(80 * 1000);
+	/* the loop reports the 60 ms one first */
+	ckpt_osevent_occurred_timeout(ctx, h.timeouts[0]);
+	ASSERT_EQ(fired, 2);
+	ASSERT_EQ(fire_order[0], 20);
+	ASSERT_EQ(fire_order[1], 60);
+	/* the 20 ms one's own report, late, finds nothing */
+	ckpt_osevent_occurred_timeout(ctx, h.timeouts[1]);
+	ASSERT_EQ(fired, 2);
+	ASSERT_GE(h.deregistered, 1);
+	ASSERT_OK(ckpt_ctx_free(ctx));
+}
