@@ -43,7 +43,8 @@ LIB_SRC  += src/netbuf/nb_stub.c
 else
 LIB_SRC  += src/netbuf/nb_nl.c
 NL_CFLAGS := $(shell pkg-config --cflags libnl-route-3.0 2>/dev/null || echo -I/usr/include/libnl3)
-LDLIBS_LIB += $(shell pkg-config --libs libnl-route-3.0 2>/dev/null || echo -lnl-route-3 -lnl-3)
+NL_LIBS  := $(shell pkg-config --libs libnl-route-3.0 2>/dev/null || echo -lnl-route-3 -lnl-3)
+LDLIBS_LIB += $(NL_LIBS)
 $(BUILD)/src/netbuf/nb_nl.o: CPPFLAGS += $(NL_CFLAGS)
 endif
 $(BUILD)/src/netbuf/nic.o: CPPFLAGS += -DCKPT_NETBUF_SCRIPT='"$(SCRIPTDIR)/remus-netbuf-setup"'
@@ -80,10 +81,13 @@ $(STLIB): $(LIB_OBJ)
 	ar rcs $@ $^
 
 # The .pc names the prefix given to `make install`, so install writes its
-# own copy; this one is for pkg-config against the default prefix.
-PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCDIR@|$(INCDIR)|' \
-	     -e 's|@VERSION@|$(VERSION)|; s|@REQUIRES@|$(PC_REQUIRES)|'
-PC_REQUIRES = $(PKGS)$(if $(filter no,$(NETBUF)),, libnl-route-3.0)
+# own copy; this one is for pkg-config against the default prefix.  libdir
+# and includedir are written as ${prefix}/... when they lie below PREFIX
+# (the default), so that the installed tree can be relocated.
+PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(call pc_rel,$(LIBDIR))|' \
+	     -e 's|@INCDIR@|$(call pc_rel,$(INCDIR))|; s|@VERSION@|$(VERSION)|' \
+	     -e 's|@LIBS_PRIVATE@|$(strip $(NL_LIBS) -lpthread)|'
+pc_rel = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
 
 $(BUILD)/ckptdev.pc: ckptdev.pc.in Makefile
 	@mkdir -p $(dir $@)
