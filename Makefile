@@ -48,6 +48,12 @@ LDLIBS_LIB += $(NL_LIBS)
 $(BUILD)/src/netbuf/nb_nl.o: CPPFLAGS += $(NL_CFLAGS)
 endif
 $(BUILD)/src/netbuf/nic.o: CPPFLAGS += -DCKPT_NETBUF_SCRIPT='"$(SCRIPTDIR)/remus-netbuf-setup"'
+# nic.o holds the script's installed path: build it again when that path
+# changes (`make install PREFIX=...` after a plain `make`).
+$(BUILD)/src/netbuf/nic.o: $(BUILD)/scriptdir
+$(BUILD)/scriptdir: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(SCRIPTDIR)' | cmp -s - $@ || echo '$(SCRIPTDIR)' > $@
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 SONAME   := libckptdev.so.$(SOMAJOR)
@@ -70,11 +76,13 @@ $(BUILD)/libckptdev.so: $(SHLIB)
 	ln -sf $(notdir $(SHLIB)) $(BUILD)/$(SONAME)
 	ln -sf $(SONAME) $@
 
-# The tools link the shared library next to them (rpath $ORIGIN), and
-# find the installed one through the system's search path.
+# The tools in the build tree find the shared library next to them
+# (RUNPATH $ORIGIN); `make install` links them again for the install
+# (see INSTALL_RPATH below).
+TOOL_LDLIBS = -lckptdev -lev $(shell pkg-config --libs xentoollog 2>/dev/null || echo -lxentoollog)
+
 $(BUILD)/ckptdev: $(BUILD)/tools/ckptdev.o $(BUILD)/libckptdev.so
-	$(CC) $(LDFLAGS) -o $@ $< -L$(BUILD) -Wl,-rpath,'$$ORIGIN' -lckptdev -lev \
-	      $(shell pkg-config --libs xentoollog 2>/dev/null || echo -lxentoollog)
+	$(CC) $(LDFLAGS) -o $@ $< -L$(BUILD) -Wl,-rpath,'$$ORIGIN' $(TOOL_LDLIBS)
 
 $(STLIB): $(LIB_OBJ)
 	rm -f $@
@@ -100,14 +108,28 @@ include tests/tests.mk
 
 # ---------------------------------------------------------------- install
 
+# The installed tool finds the installed library through its RUNPATH,
+# without ldconfig or LD_LIBRARY_PATH: $ORIGIN followed by the way from
+# BINDIR to LIBDIR ($ORIGIN/../lib by default).  Relative, so the tool runs
+# from the prefix, from a DESTDIR stage (it loads the stage's library, the
+# one it was installed with) and from a tree moved elsewhere, like the
+# relocatable ckptdev.pc.  An absolute -rpath,$(LIBDIR) would make a
+# staged tool load whatever library the machine has at LIBDIR.
+# INSTALL_RPATH= (empty) installs the tool without a RUNPATH, for a
+# distribution that puts the library in the system's search path.
+comma := ,
+INSTALL_RPATH ?= $$ORIGIN/$(shell realpath -ms --relative-to='$(BINDIR)' '$(LIBDIR)')
+
 install: all
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)/ckptdev
 	install -m 0755 $(SHLIB) $(DESTDIR)$(LIBDIR)/
 	ln -sf $(notdir $(SHLIB)) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libckptdev.so
 	install -m 0644 $(STLIB) $(DESTDIR)$(LIBDIR)/
-	install -d $(DESTDIR)$(SCRIPTDIR) $(DESTDIR)$(BINDIR)
-	install -m 0755 $(TOOLS) $(DESTDIR)$(BINDIR)/
+	install -d $(DESTDIR)$(SCRIPTDIR) $(DESTDIR)$(BINDIR) $(BUILD)/install
+	$(CC) $(LDFLAGS) -o $(BUILD)/install/ckptdev $(BUILD)/tools/ckptdev.o -L$(BUILD) \
+	      $(if $(INSTALL_RPATH),-Wl$(comma)-rpath$(comma)'$(INSTALL_RPATH)') $(TOOL_LDLIBS)
+	install -m 0755 $(BUILD)/install/ckptdev $(DESTDIR)$(BINDIR)/
 	install -m 0755 scripts/remus-netbuf-setup $(DESTDIR)$(SCRIPTDIR)/
 	install -m 0644 include/ckptdev.h $(DESTDIR)$(INCDIR)/
 	install -m 0644 include/ckptdev/*.h $(DESTDIR)$(INCDIR)/ckptdev/
@@ -131,7 +153,9 @@ format-check:
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all install deps format format-check clean
+FORCE:
+
+.PHONY: all install deps format format-check clean FORCE
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
