@@ -2,7 +2,8 @@
 #
 #   make                 library (shared and static) and tools into build/
 #   make check           every test tier (installs missing packages first)
-#   make install         PREFIX=/usr/local DESTDIR=...
+#   make install         PREFIX=/usr/local DESTDIR=... (library, headers,
+#                        ckptdev.pc, the tool, the hotplug script, man pages)
 #   make NETBUF=no       build without libnl: NIC setup fails with NOTSUP
 
 BUILD    ?= build
@@ -120,6 +121,11 @@ include tests/tests.mk
 comma := ,
 INSTALL_RPATH ?= $$ORIGIN/$(shell realpath -ms --relative-to='$(BINDIR)' '$(LIBDIR)')
 
+# The man pages name the installed paths.
+MANDIR    ?= $(PREFIX)/share/man
+MAN_PAGES := man/ckptdev.1 man/libckptdev.3 man/remus-netbuf-setup.8
+MAN_SED    = sed -e 's|@VERSION@|$(VERSION)|g; s|@SCRIPTDIR@|$(SCRIPTDIR)|g; s|@INCDIR@|$(INCDIR)|g'
+
 install: all
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)/ckptdev
 	install -m 0755 $(SHLIB) $(DESTDIR)$(LIBDIR)/
@@ -134,6 +140,10 @@ install: all
 	install -m 0644 include/ckptdev.h $(DESTDIR)$(INCDIR)/
 	install -m 0644 include/ckptdev/*.h $(DESTDIR)$(INCDIR)/ckptdev/
 	$(PC_SED) ckptdev.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/ckptdev.pc
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man8
+	for f in $(MAN_PAGES); do \
+		$(MAN_SED) $$f > $(DESTDIR)$(MANDIR)/man$${f##*.}/$${f##*/} || exit 1; \
+	done
 
 # ------------------------------------------------------------- packages
 
