@@ -145,6 +145,13 @@ install: all
 		$(MAN_SED) $$f > $(DESTDIR)$(MANDIR)/man$${f##*.}/$${f##*/} || exit 1; \
 	done
 
+# docs/api.md: every public function's contract, from the headers'
+# comments (check-install checks that it is up to date).
+api-doc:
+	scripts/gen-api-md > docs/api.md
+
+.PHONY: api-doc
+
 # ------------------------------------------------------------- packages
 
 deps:
