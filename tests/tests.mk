@@ -68,8 +68,9 @@ check: deps all
 
 .PHONY: tests check check-unit check-xs check-asan check-tsan check-valgrind
 
+# + : the tier runs make install (twice), in this make's jobserver.
 check-install: deps all
-	BUILD=$(BUILD) tests/install/run
+	+BUILD=$(BUILD) MAKE="$(MAKE)" tests/install/run
 
 .PHONY: check-install
 
