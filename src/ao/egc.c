@@ -129,8 +129,22 @@ static void egc_run_callbacks(ao_egc *egc, bool relock)
 
 void ao_egc_leave(ao_egc *egc)
 {
+	ao_egc *outer = egc->outer;
+	struct ao_list *pos;
+
 	ao_egc_run_work(egc);
-	current_egc = egc->outer;
+	current_egc = outer;
+	if (outer && outer->ctx == egc->ctx) {
+		/* Nested in a library call of this thread (a kind's op, a
+		 * hook calling in): the lock stays held below us, so the
+		 * callbacks wait for the outermost egc. */
+		while ((pos = ao_list_first(&egc->done))) {
+			ao_list_del(pos);
+			ao_list_add_tail(&outer->done, pos);
+		}
+		ao_ctx_unlock(egc->ctx);
+		return;
+	}
 	update_hold(egc->ctx);
 	egc_run_callbacks(egc, false);
 }

@@ -1211,3 +1211,66 @@ TEST(a_late_timeout_report_fires_the_earlier_due_timers_first)
 	ASSERT_GE(h.deregistered, 1);
 	ASSERT_OK(ckpt_ctx_free(ctx));
 }
+
+/*
+ * ao.h: callbacks run with every lock released, also for an operation that
+ * ends inside a kind's op (here: the op aborts another devset's setup):
+ * its callback waits until the library is left.  Checked from outside:
+ * another thread must be able to take the ctx's lock from the callback.
+ */
+static ckpt_async_how victim_how;
+static atomic_int victim_lock_free = -1;
+
+static void *take_the_lock(void *arg)
+{
+	static const ckpt_dev_kind probe = {.name = "probe"};
+
+	(void)ckpt_kind_register(arg, &probe); /* takes the ctx's lock */
+	return NULL;
+}
+
+static void victim_cb(ckpt_ctx *ctx, int rc, void *user)
+{
+	struct timespec until;
+	pthread_t th;
+
+	(void)rc;
+	(void)user;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 2;
+	pthread_create(&th, NULL, take_the_lock, ctx);
+	atomic_store(&victim_lock_free, pthread_timedjoin_np(th, NULL, &until) == 0);
+	if (!atomic_load(&victim_lock_free))
+		pthread_join(th, NULL); /* after the lock goes, to leave no thread */
+}
+
+static void aborting_setup(ckpt_dev *dev)
+{
+	ckpt_ao_abort(ckpt_dev_ctx(dev), &victim_how);
+	ckpt_dev_done(dev, 0);
+}
+
+static const ckpt_dev_kind aborting_kind = {.name = "aborting", .setup = aborting_setup};
+
+TEST_LOOPS(a_callback_that_comes_inside_a_kinds_op_runs_unlocked)
+{
+	struct tloop *L = app_loop(loop);
+	const ckpt_dev_spec victim_specs[] = {{"app", 0, P("setup=never")}};
+	const ckpt_dev_spec killer_specs[] = {{"aborting", 0, NULL}};
+	ckpt_devset *victim, *killer;
+
+	ASSERT_OK(ckpt_kind_register(tloop_ctx(L), &aborting_kind));
+	victim = app_set(L, 1, victim_specs, 1);
+	killer = app_set(L, 2, killer_specs, 1);
+	victim_how = (ckpt_async_how){victim_cb, NULL};
+	atomic_store(&victim_lock_free, -1);
+	ASSERT_OK(ckpt_devset_setup(victim, &victim_how));
+	ASSERT_OK(ckpt_devset_setup(killer, NULL));
+	tloop_run_for(L, 50);
+	ASSERT_EQ(atomic_load(&victim_lock_free), 1);
+	ASSERT_EQ(ckpt_devset_state(victim), CKPT_DEV_DOWN);
+	ASSERT_OK(ckpt_devset_teardown(killer, NULL));
+	ASSERT_OK(ckpt_devset_free(victim));
+	ASSERT_OK(ckpt_devset_free(killer));
+	tloop_free(L);
+}
