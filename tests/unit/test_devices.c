@@ -107,15 +107,16 @@ TEST_LOOPS(failed_setup_tears_down_what_was_started)
 {
 	struct tloop *L = new_loop(loop);
 	const ckpt_dev_spec specs[] = {
-	        {"test", 0, P("delay_ms=40")},
-	        {"test", 1, P("setup=fail", "delay_ms=20", "rc=-6")},
+	        {"test", 0, P("delay_ms=400")},
+	        {"test", 1, P("setup=fail", "delay_ms=300", "rc=-6")},
 	        {"test", 2, P("setup=sync-ok")},
 	        {"test", 3, P("setup=fail", "delay_ms=5", "rc=-12")},
 	        {"test", 4, P("delay_ms=1")},
 	};
 	ckpt_devset *set = new_set(L, specs, 5);
 
-	/* the first failure to happen wins, not the first listed */
+	/* the first failure to happen wins, not the first listed (the gap
+	 * is wide enough for a slow start of the five under valgrind) */
 	ASSERT_RC(run_setup(L, set), CKPT_ERROR_EXISTS);
 	ASSERT_EQ(ckpt_devset_state(set), CKPT_DEV_DOWN);
 	for (size_t i = 0; i < 5; i++) {
