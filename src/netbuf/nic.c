@@ -12,9 +12,12 @@
  *           vifname, XENBUS_PATH (and NETBUF_LIMIT); on failure log its
  *           hotplug-error line; on success read XENBUS_PATH/ifb, check the
  *           name, and attach to the IFB's plug qdisc.
- * Teardown: release everything the plug holds (RELEASE_INDEFINITE), run
- *           `SCRIPT teardown`, remove the xenstore folder, detach.  Every
- *           step is tried even if an earlier one failed.
+ * Teardown: if attached, release everything the plug holds
+ *           (RELEASE_INDEFINITE); run `SCRIPT teardown`, which releases
+ *           the plug itself, removes the redirect, waits for the IFB's
+ *           queue to drain and only then deletes the IFB; remove the
+ *           xenstore folder, detach.  Every step is tried even if an
+ *           earlier one failed.
  * Checkpoints go to the backend as one batch for all NICs of the devset
  *           (one sendmsg, each NIC its own result: nb_nl.c):
  *           postsuspend = BUFFER, commit = RELEASE_ONE; the backup lost:
@@ -265,7 +268,13 @@ static void nic_teardown(ckpt_dev *dev)
 {
 	struct nb_nic *n = nb_nic_of(dev);
 
-	/* first let out everything held: a graceful teardown drops nothing */
+	/* A graceful teardown drops nothing.  Attached (n->plug), we let out
+	 * what the plug holds at once, through netlink.  The script's
+	 * teardown releases too, first thing, then removes the redirect,
+	 * waits for the queue to drain and only then deletes the IFB: that
+	 * is what lets the packets out when we are not attached (the setup
+	 * failed after the script had put the redirect in place, or
+	 * ckpt_devset_cleanup after a crash) or our release failed. */
 	n->release_rc = 0;
 	if (n->plug)
 		nb_plug_request(ckpt_dev_subkind(dev), &dev, 1, NB_RELEASE_INDEFINITE,

@@ -107,17 +107,23 @@ static const char *script_path(void)
 	return path;
 }
 
-static ckpt_devset *nic_set(struct tloop *L)
+/* A devset of one NIC on the guest's vif, run by the given script. */
+static ckpt_devset *nic_set_with(struct tloop *L, const char *script_file)
 {
-	static char script[PATH_MAX + 8];
+	char script[PATH_MAX + 8];
 	const char *params[] = {"vif=" GUESTNET_VIF, script, "timeout_ms=60000", "limit=1048576",
 	                        NULL};
 	const ckpt_dev_spec spec = {"nic", 0, params};
 	ckpt_devset *set = NULL;
 
-	snprintf(script, sizeof(script), "script=%s", script_path());
+	snprintf(script, sizeof(script), "script=%s", script_file);
 	ASSERT_OK(ckpt_devset_new(tloop_ctx(L), 9, &spec, 1, &set));
 	return set;
+}
+
+static ckpt_devset *nic_set(struct tloop *L)
+{
+	return nic_set_with(L, script_path());
 }
 
 /* Each test's bench: a private xenstored, a pretend guest, a ctx with
@@ -279,6 +285,190 @@ TEST_T(nic_plug_epochs_release_exactly_what_was_committed, 240)
 	nic_end(&g, L, set);
 }
 
+/* What the IFB's root qdisc holds now, in packets (-1: cannot read it). */
+static int ifb_backlog(const char *ifb)
+{
+	char buf[64];
+
+	guestnet_sh_out(buf, sizeof(buf),
+	                "tc -s qdisc show dev %s root | "
+	                "sed -n 's/.* backlog [0-9]*b \\([0-9]*\\)p.*/\\1/p'",
+	                ifb);
+	return buf[0] ? atoi(buf) : -1;
+}
+
+/* The guest's n packets have all crossed the redirect and wait in the
+ * plug of ifb; none was delivered. */
+static void expect_held(struct guestnet *g, const char *ifb, int n)
+{
+	long long deadline = test_now_ms() + WAIT_MS;
+
+	while (ifb_backlog(ifb) != n) {
+		if (test_now_ms() > deadline)
+			FAIL("%s holds %d packets, not %d", ifb, ifb_backlog(ifb), n);
+		usleep(20 * 1000);
+	}
+	ASSERT_EQ(guestnet_receive(g, 0, GRACE_MS), 0);
+}
+
+/* The IFB the script wrote down (read by xenstore-read: the library's
+ * own reads may have a fault armed). */
+static const char *script_ifb(char *buf, size_t len)
+{
+	guestnet_sh_out(buf, len, "xenstore-read " XS_FOLDER "/ifb");
+	ASSERT_TRUE(strncmp(buf, "ifb", 3) == 0);
+	return buf;
+}
+
+/*
+ * A hotplug script that pauses the setup at its very end: it runs the real
+ * script and, when setup succeeded, creates DIR/ready and waits (60 s at
+ * most) for DIR/sent before it exits 0.  Meanwhile the test has the guest
+ * send into the redirect and sees the packets held: the library then goes
+ * on from where a guest that sent during the script would leave it.
+ */
+struct holding_script {
+	char dir[32];
+	char path[64], ready[64], sent[64];
+};
+
+static void holding_script_make(struct holding_script *h)
+{
+	char body[1024];
+
+	snprintf(h->dir, sizeof(h->dir), "/tmp/ckpt-hold.XXXXXX");
+	if (!mkdtemp(h->dir))
+		FAIL("mkdtemp: %s", strerror(errno));
+	snprintf(h->path, sizeof(h->path), "%s/script", h->dir);
+	snprintf(h->ready, sizeof(h->ready), "%s/ready", h->dir);
+	snprintf(h->sent, sizeof(h->sent), "%s/sent", h->dir);
+	snprintf(body, sizeof(body),
+	         "%s \"$@\" || exit\n"
+	         "[ \"$1\" = setup ] || exit 0\n"
+	         ": >%s\n"
+	         "i=0\n"
+	         "until [ -e %s ]; do\n"
+	         "\t[ $i -lt 1200 ] || exit 1\n"
+	         "\tsleep 0.05\n"
+	         "\ti=$((i + 1))\n"
+	         "done",
+	         script_path(), h->ready, h->sent);
+	test_write_script(h->path, body);
+}
+
+static void holding_script_dispose(struct holding_script *h)
+{
+	unlink(h->ready);
+	unlink(h->sent);
+	unlink(h->path);
+	rmdir(h->dir);
+}
+
+static void create_file(const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		FAIL("cannot create %s: %s", path, strerror(errno));
+	fclose(f);
+}
+
+/* Run the loop until the script has created path. */
+static void run_until_file(struct tloop *L, const char *path)
+{
+	long long deadline = test_now_ms() + WAIT_MS;
+
+	while (access(path, F_OK)) {
+		if (test_now_ms() > deadline)
+			FAIL("the script never created %s", path);
+		tloop_run_once(L, 20);
+	}
+}
+
+/*
+ * A setup that fails after the script put the redirect in place (the
+ * library cannot attach to the plug, or cannot read which IFB it is):
+ * what the guest sent meanwhile is held in a plug the library never
+ * attached to.  The rollback's teardown (the script's: release, remove
+ * the redirect, wait for the queue, delete) delivers all of it, in order.
+ */
+TEST_T(nic_plug_setup_failing_after_the_script_delivers_what_was_held, 240)
+{
+	static const struct {
+		const char *fault, *says;
+	} cases[] = {
+	        {"nl.attach", "cannot attach to ifb-"},
+	        {"xs.read", "xenstore read " XS_FOLDER "/ifb: injected fault"},
+	};
+	struct holding_script h;
+	struct guestnet g;
+	struct tloop *L;
+	ckpt_devset *set;
+	char ifb[64];
+
+	need_plug(true);
+	xsd_fixture_start();
+	guestnet_setup(&g);
+	L = tloop_new(CKPT_LOOP_LIBEV);
+	holding_script_make(&h);
+	set = nic_set_with(L, h.path);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct tdone d = {0};
+		ckpt_async_how how = tdone_how(&d);
+		uint32_t first = g.next_seq + 1;
+
+		unlink(h.ready);
+		unlink(h.sent);
+		tlog_clear(L);
+		ASSERT_OK(ckpt_fault_arm(tloop_ctx(L), cases[i].fault, 1, 0));
+		ASSERT_OK(ckpt_devset_setup(set, &how));
+		run_until_file(L, h.ready);
+		/* the script's setup is done: the redirect is in place */
+		guestnet_send(&g, 8);
+		expect_held(&g, script_ifb(ifb, sizeof(ifb)), 8);
+		create_file(h.sent); /* the script goes on */
+		ASSERT_TRUE(tloop_run_until(L, &d.done, WAIT_MS));
+		ASSERT_RC(d.rc, CKPT_ERROR_FAULT);
+		ASSERT_TRUE(tlog_contains(L, cases[i].says));
+		/* 8 sent, 8 delivered, in order, none lost */
+		expect_released(&g, 8, first);
+		assert_nothing_left(L);
+	}
+	ASSERT_EQ(g.ngot, (int)g.next_seq);
+	ASSERT_OK(ckpt_devset_free(set));
+	holding_script_dispose(&h);
+	tloop_free(L);
+	guestnet_dispose(&g);
+	xsd_fixture_stop();
+}
+
+/*
+ * ckpt_devset_cleanup of what a crashed run left: the script alone set up
+ * the NIC (no library ever attached to the plug, so none releases it),
+ * and the plug holds the guest's packets.  The script's teardown lets
+ * them out before it deletes the IFB.
+ */
+TEST_T(nic_plug_cleanup_of_a_crashed_run_delivers_what_was_held, 240)
+{
+	struct guestnet g;
+	struct tloop *L;
+	ckpt_devset *set;
+	char ifb[64];
+
+	nic_begin(true, CKPT_LOOP_HOOKS, &g, &L, &set);
+	ASSERT_EQ(guestnet_sh("vifname=" GUESTNET_VIF " XENBUS_PATH=" XS_FOLDER
+	                      " NETBUF_LIMIT=1048576 %s setup",
+	                      script_path()),
+	          0);
+	guestnet_send(&g, 8);
+	expect_held(&g, script_ifb(ifb, sizeof(ifb)), 8);
+	ASSERT_OK(ckpt_devset_cleanup(set, NULL));
+	/* 8 sent, 8 delivered, in order, none lost */
+	expect_released(&g, 8, 1);
+	assert_nothing_left(L);
+	nic_end(&g, L, set);
+}
+
 TEST_T(nic_plug_netlink_faults_fail_cleanly, 240)
 {
 	struct guestnet g;
@@ -307,10 +497,12 @@ TEST_T(nic_plug_netlink_faults_fail_cleanly, 240)
 	ASSERT_OK(ckpt_devset_preresume(set));
 	ASSERT_OK(ckpt_devset_commit(set));
 
-	/* the release at teardown fails: the rest of the teardown still runs */
+	/* the release at teardown fails: the rest of the teardown still runs,
+	 * and the script's own release still lets the 2 held packets out */
 	guestnet_send(&g, 2);
 	ASSERT_OK(ckpt_fault_arm(ctx, "nl.release", 1, 0));
 	ASSERT_RC(ckpt_devset_teardown(set, NULL), CKPT_ERROR_FAULT);
+	ASSERT_EQ(guestnet_receive(&g, 2, WAIT_MS), 2);
 	assert_nothing_left(L);
 	nic_end(&g, L, set);
 }
