@@ -43,6 +43,26 @@
  *   CKPT_ERROR_* code.  Every failure is logged once, where it is detected,
  *   with the reason; ckpt_strerror() names a code.  Allocation failure is not
  *   reported: the library prints a message and aborts.
+ *
+ *   NULL, one rule for every function of the public headers:
+ *   - A function returning int returns CKPT_ERROR_INVAL, and does
+ *     nothing, when the object it acts on or a pointer it needs is NULL.
+ *     The refusal is logged when there is a context to log to (a ctx
+ *     argument, or the object's own); a NULL ctx, devset or device has
+ *     none, and nothing is logged.  This includes the int getters:
+ *     ckpt_dev_devid(NULL) and ckpt_dev_last_rc(NULL) give
+ *     CKPT_ERROR_INVAL, which is never a devid nor a step's result.
+ *   - The destructors are the exception: ckpt_ctx_free(NULL) and
+ *     ckpt_devset_free(NULL) do nothing and return 0.
+ *   - Any other getter given a NULL object (or a NULL key) returns a
+ *     neutral value: NULL for a pointer (ckpt_devset_device,
+ *     ckpt_dev_kind_name, ckpt_dev_ctx, ckpt_dev_param, ckpt_dev_priv,
+ *     ckpt_dev_subkind, ckpt_nic_ifb), 0 for a count (ckpt_devset_count),
+ *     CKPT_DOMID_INVALID for a domid (ckpt_devset_domid, ckpt_dev_domid)
+ *     and CKPT_DEV_DOWN for a state (ckpt_devset_state, ckpt_dev_state).
+ *   - A void function given a NULL object does nothing.
+ *   ckpt_strerror, ckpt_dev_state_name and ckpt_fault_list never return
+ *   NULL.
  */
 #ifndef CKPTDEV_AO_H
 #define CKPTDEV_AO_H

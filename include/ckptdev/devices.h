@@ -63,6 +63,10 @@ extern "C" {
 typedef struct ckpt_devset ckpt_devset;
 typedef struct ckpt_dev ckpt_dev;
 
+/* Xen's DOMID_INVALID: never a devset's domid (ckpt_devset_new refuses
+ * it); what the domid getters give for a NULL object. */
+#define CKPT_DOMID_INVALID 0x7FF4u
+
 enum ckpt_dev_state {
 	CKPT_DEV_NEW,
 	CKPT_DEV_SETTING_UP,
@@ -148,14 +152,18 @@ int ckpt_devset_rearm(ckpt_devset *set);
  * bound (the default). */
 void ckpt_devset_set_setup_timeout(ckpt_devset *set, unsigned ms);
 
+/* The getters: for a NULL object see ao.h, ERRORS (CKPT_DEV_DOWN,
+ * CKPT_DOMID_INVALID, 0, NULL). */
 enum ckpt_dev_state ckpt_devset_state(const ckpt_devset *set);
 uint32_t ckpt_devset_domid(const ckpt_devset *set);
 size_t ckpt_devset_count(const ckpt_devset *set);
-/* The i-th device (in spec order), or NULL. */
+/* The i-th device (in spec order), or NULL (also for i >= the count). */
 ckpt_dev *ckpt_devset_device(const ckpt_devset *set, size_t i);
 
 /* ------------------------------------------------------------- devices */
 
+/* The getters: for a NULL dev see ao.h, ERRORS (NULL, CKPT_ERROR_INVAL
+ * for the devid and the last rc, CKPT_DOMID_INVALID, CKPT_DEV_DOWN). */
 const char *ckpt_dev_kind_name(const ckpt_dev *dev);
 int ckpt_dev_devid(const ckpt_dev *dev);
 uint32_t ckpt_dev_domid(const ckpt_dev *dev);
@@ -163,7 +171,8 @@ ckpt_ctx *ckpt_dev_ctx(const ckpt_dev *dev);
 enum ckpt_dev_state ckpt_dev_state(const ckpt_dev *dev);
 /* The rc of the device's last setup, teardown or checkpoint step. */
 int ckpt_dev_last_rc(const ckpt_dev *dev);
-/* The value of parameter key, or NULL if the spec did not give it. */
+/* The value of parameter key, or NULL if the spec did not give it (or
+ * dev or key is NULL). */
 const char *ckpt_dev_param(const ckpt_dev *dev, const char *key);
 
 /* ---------------------------------------------------------------- kinds */

@@ -58,8 +58,12 @@ int ckpt_ao_abort(ckpt_ctx *ctx, const ckpt_async_how *how)
 	ao_egc egc;
 	int rc = CKPT_ERROR_NOTFOUND;
 
-	if (!ctx || !how)
+	if (!ctx)
 		return CKPT_ERROR_INVAL;
+	if (!how) {
+		LOG(ctx, ERROR, "ckpt_ao_abort: how is NULL");
+		return CKPT_ERROR_INVAL;
+	}
 	ao_egc_enter(&egc, ctx);
 	AO_LIST_FOR_EACH(pos, &ctx->aos)
 	{

@@ -52,18 +52,40 @@ static int lookup(const char *name)
 	return -1;
 }
 
+/* The point named name, or a logged refusal (fn names the caller). */
+static int find_point(ckpt_ctx *ctx, const char *fn, const char *name, int *p_out)
+{
+	if (!name) {
+		LOG(ctx, ERROR, "%s: the name is NULL", fn);
+		return CKPT_ERROR_INVAL;
+	}
+	*p_out = lookup(name);
+	if (*p_out < 0) {
+		LOG(ctx, ERROR, "%s: no fault point \"%s\" (ckpt_fault_list names them)", fn, name);
+		return CKPT_ERROR_NOTFOUND;
+	}
+	return 0;
+}
+
 int ckpt_fault_arm(ckpt_ctx *ctx, const char *name, unsigned nth, int rc)
 {
 	struct ao_faults *f;
-	int p;
+	int p, r;
 
 	if (!ctx)
 		return CKPT_ERROR_INVAL;
-	p = lookup(name);
-	if (p < 0)
-		return CKPT_ERROR_NOTFOUND;
-	if (nth < 1 || rc > 0)
+	r = find_point(ctx, "ckpt_fault_arm", name, &p);
+	if (r)
+		return r;
+	if (nth < 1) {
+		LOG(ctx, ERROR, "ckpt_fault_arm: %s: nth %u: passes count from 1", name, nth);
 		return CKPT_ERROR_INVAL;
+	}
+	if (rc > 0) {
+		LOG(ctx, ERROR,
+		    "ckpt_fault_arm: %s: rc %d: not an error code (0 or a CKPT_ERROR_*)", name, rc);
+		return CKPT_ERROR_INVAL;
+	}
 	f = &ctx->faults;
 	pthread_mutex_lock(&f->lock);
 	f->fire_at[p] = f->passes[p] + nth;
@@ -106,12 +128,17 @@ void ckpt_fault_count(ckpt_ctx *ctx, bool on)
 
 int ckpt_fault_passes(ckpt_ctx *ctx, const char *name, unsigned *passes_out)
 {
-	int p = lookup(name);
+	int p, r;
 
-	if (!ctx || !passes_out)
+	if (!ctx)
 		return CKPT_ERROR_INVAL;
-	if (p < 0)
-		return CKPT_ERROR_NOTFOUND;
+	if (!passes_out) {
+		LOG(ctx, ERROR, "ckpt_fault_passes: passes_out is NULL");
+		return CKPT_ERROR_INVAL;
+	}
+	r = find_point(ctx, "ckpt_fault_passes", name, &p);
+	if (r)
+		return r;
 	pthread_mutex_lock(&ctx->faults.lock);
 	*passes_out = ctx->faults.passes[p];
 	pthread_mutex_unlock(&ctx->faults.lock);

@@ -11,8 +11,19 @@ int ckpt_osevent_beforepoll(ckpt_ctx *ctx, int *nfds_io, struct pollfd *fds, int
 {
 	int room, rc;
 
-	if (!ctx || !nfds_io || !timeout_io || (*nfds_io > 0 && !fds))
+	if (!ctx)
 		return CKPT_ERROR_INVAL;
+	if (!nfds_io || !timeout_io || (*nfds_io > 0 && !fds) || *nfds_io < 0) {
+		if (!nfds_io || !timeout_io)
+			LOG(ctx, ERROR, "ckpt_osevent_beforepoll: nfds_io or timeout_io is NULL");
+		else if (*nfds_io < 0)
+			LOG(ctx, ERROR, "ckpt_osevent_beforepoll: *nfds_io is %d, not a size",
+			    *nfds_io);
+		else
+			LOG(ctx, ERROR, "ckpt_osevent_beforepoll: fds is NULL with *nfds_io %d",
+			    *nfds_io);
+		return CKPT_ERROR_INVAL;
+	}
 	ao_ctx_lock(ctx);
 	if (ctx->loop_kind != CKPT_LOOP_POLL) {
 		LOG(ctx, ERROR, "ckpt_osevent_beforepoll: the context does not use CKPT_LOOP_POLL");

@@ -144,8 +144,16 @@ int ckpt_devset_new(ckpt_ctx *ctx, uint32_t domid, const ckpt_dev_spec *specs, s
 	ckpt_devset *set;
 	int rc = 0;
 
-	if (!ctx || !set_out || (n && !specs))
+	if (!ctx)
 		return CKPT_ERROR_INVAL;
+	if (!set_out) {
+		LOG(ctx, ERROR, "ckpt_devset_new: domain %u: set_out is NULL", domid);
+		return CKPT_ERROR_INVAL;
+	}
+	if (n && !specs) {
+		LOG(ctx, ERROR, "ckpt_devset_new: domain %u: %zu specs at NULL", domid, n);
+		return CKPT_ERROR_INVAL;
+	}
 	*set_out = NULL;
 	ao_ctx_lock(ctx);
 	set = ao_calloc(1, sizeof(*set));
@@ -233,6 +241,8 @@ int ckpt_devset_free(ckpt_devset *set)
 
 void ckpt_devset_set_setup_timeout(ckpt_devset *set, unsigned ms)
 {
+	if (!set)
+		return;
 	ao_ctx_lock(set->ctx);
 	set->setup_timeout_ms = ms;
 	ao_ctx_unlock(set->ctx);
@@ -243,6 +253,8 @@ enum ckpt_dev_state ckpt_devset_state(const ckpt_devset *set)
 	ckpt_devset *s = (ckpt_devset *)set; /* the lock, not the set, changes */
 	enum ckpt_dev_state state;
 
+	if (!set)
+		return CKPT_DEV_DOWN;
 	pthread_mutex_lock(&s->step_lock);
 	state = s->state;
 	pthread_mutex_unlock(&s->step_lock);
@@ -251,53 +263,58 @@ enum ckpt_dev_state ckpt_devset_state(const ckpt_devset *set)
 
 uint32_t ckpt_devset_domid(const ckpt_devset *set)
 {
-	return set->domid;
+	return set ? set->domid : CKPT_DOMID_INVALID;
 }
 
 size_t ckpt_devset_count(const ckpt_devset *set)
 {
-	return set->n;
+	return set ? set->n : 0;
 }
 
 ckpt_dev *ckpt_devset_device(const ckpt_devset *set, size_t i)
 {
-	return i < set->n ? &set->devs[i] : NULL;
+	return set && i < set->n ? &set->devs[i] : NULL;
 }
 
 const char *ckpt_dev_kind_name(const ckpt_dev *dev)
 {
-	return dev->kind->name;
+	return dev ? dev->kind->name : NULL;
 }
 
 int ckpt_dev_devid(const ckpt_dev *dev)
 {
-	return dev->devid;
+	return dev ? dev->devid : CKPT_ERROR_INVAL;
 }
 
 uint32_t ckpt_dev_domid(const ckpt_dev *dev)
 {
-	return dev->set->domid;
+	return dev ? dev->set->domid : CKPT_DOMID_INVALID;
 }
 
 ckpt_ctx *ckpt_dev_ctx(const ckpt_dev *dev)
 {
-	return dev->set->ctx;
+	return dev ? dev->set->ctx : NULL;
 }
 
 enum ckpt_dev_state ckpt_dev_state(const ckpt_dev *dev)
 {
-	return dev->state;
+	return dev ? dev->state : CKPT_DEV_DOWN;
 }
 
 int ckpt_dev_last_rc(const ckpt_dev *dev)
 {
+	if (!dev)
+		return CKPT_ERROR_INVAL;
 	return atomic_load_explicit(&dev->last_rc, memory_order_relaxed);
 }
 
 const char *ckpt_dev_param(const ckpt_dev *dev, const char *key)
 {
-	size_t klen = strlen(key);
+	size_t klen;
 
+	if (!dev || !key)
+		return NULL;
+	klen = strlen(key);
 	for (size_t i = 0; dev->params && dev->params[i]; i++)
 		if (!strncmp(dev->params[i], key, klen) && dev->params[i][klen] == '=')
 			return dev->params[i] + klen + 1;
@@ -322,15 +339,17 @@ int dev_param_ulong(ckpt_dev *dev, const char *key, unsigned long max, unsigned 
 
 void *ckpt_dev_priv(const ckpt_dev *dev)
 {
-	return dev->priv;
+	return dev ? dev->priv : NULL;
 }
 
 void ckpt_dev_set_priv(ckpt_dev *dev, void *priv)
 {
-	dev->priv = priv;
+	if (dev)
+		dev->priv = priv;
 }
 
 void *ckpt_dev_subkind(const ckpt_dev *dev)
 {
-	return dev->group->subkind_priv;
+	/* no group yet while the devset is being made (validate) */
+	return dev && dev->group ? dev->group->subkind_priv : NULL;
 }

@@ -187,8 +187,13 @@ int ckpt_disk_get_stats(const ckpt_dev *dev, ckpt_disk_stats *out)
 {
 	struct disk *d;
 
-	if (!dev || !out || dev->kind != &dev_disk_kind)
+	if (!dev)
 		return CKPT_ERROR_INVAL;
+	if (!out || dev->kind != &dev_disk_kind) {
+		LOG(dev->set->ctx, ERROR, "ckpt_disk_get_stats: domain %u: %s: %s", dev->set->domid,
+		    dev->name, out ? "not a disk" : "out is NULL");
+		return CKPT_ERROR_INVAL;
+	}
 	/* setups/teardowns change under the ctx lock, the step counts under
 	 * the set's step lock */
 	ao_ctx_lock(dev->set->ctx);

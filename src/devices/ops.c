@@ -82,9 +82,13 @@ static bool dev_running(const ckpt_dev *dev)
  */
 void ckpt_dev_done(ckpt_dev *dev, int rc)
 {
-	ckpt_ctx *ctx = dev->set->ctx;
-	ao_egc *egc = ao_egc_current(ctx);
+	ckpt_ctx *ctx;
+	ao_egc *egc;
 
+	if (!dev)
+		return;
+	ctx = dev->set->ctx;
+	egc = ao_egc_current(ctx);
 	if (atomic_exchange(&dev->reported, true)) {
 		DEV_LOG(dev, ERROR, "ckpt_dev_done: no %s is running (the kind reported twice?)",
 		        "setup or teardown");

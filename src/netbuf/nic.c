@@ -333,9 +333,14 @@ int ckpt_nic_get_stats(const ckpt_dev *dev, ckpt_nic_stats *out)
 	ckpt_ctx *ctx;
 	int rc;
 
-	if (!dev || !out)
+	if (!dev)
 		return CKPT_ERROR_INVAL;
 	ctx = ckpt_dev_ctx(dev);
+	if (!out) {
+		LOG(ctx, ERROR, "ckpt_nic_get_stats: domain %u: %s: out is NULL",
+		    ckpt_dev_domid(dev), dev->name);
+		return CKPT_ERROR_INVAL;
+	}
 	/* the netlink socket is the checkpoint path's: its lock, not ctx's */
 	pthread_mutex_lock(&dev->set->step_lock);
 	if (dev->kind != &nb_nic_kind || dev->set->state != CKPT_DEV_READY ||
