@@ -181,6 +181,11 @@ const char *ckpt_dev_param(const ckpt_dev *dev, const char *key);
  * A device kind.  Every entry but name may be NULL, meaning "nothing to
  * do" (the step succeeds).  The contract:
  *
+ * keys: the parameter keys the kind takes, NULL-terminated.  The layer
+ *   refuses (CKPT_ERROR_INVAL) a devset with any other key, naming it and
+ *   these, so that a typo (timout_ms=) is not ignored.  NULL: any key
+ *   (of a-z, 0-9, _) passes to validate.  The built-in kinds declare
+ *   theirs.  Every parameter, declared or not, must have a value.
  * validate(dev): check the device's parameters when the devset is made;
  *   return CKPT_ERROR_INVAL after logging why.  It may set a priv.
  * dispose(dev): the devset is being freed (also after a failed
@@ -235,6 +240,7 @@ typedef struct ckpt_dev_kind {
 	int (*rearm)(ckpt_dev *dev);
 	int (*release_all)(ckpt_dev *const *devs, size_t n, int *rcs);
 	int (*rearm_all)(ckpt_dev *const *devs, size_t n, int *rcs);
+	const char *const *keys; /* last: older kinds' initialisers leave it NULL */
 } ckpt_dev_kind;
 
 /* Make a kind available to this context's devsets.  The struct is used

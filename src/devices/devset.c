@@ -56,8 +56,32 @@ void dev_set_state(ckpt_dev *dev, enum ckpt_dev_state to)
 	dev->state = to;
 }
 
-/* Check "key=value" parameters: a key of [a-z0-9_], once each. */
-static int check_params(ckpt_ctx *ctx, uint32_t domid, const ckpt_dev_spec *spec)
+/* Does the kind take parameter key (klen bytes)?  Yes if it does not say. */
+static bool kind_takes(const ckpt_dev_kind *kind, const char *key, size_t klen)
+{
+	if (!kind->keys)
+		return true;
+	for (size_t k = 0; kind->keys[k]; k++)
+		if (strlen(kind->keys[k]) == klen && !strncmp(kind->keys[k], key, klen))
+			return true;
+	return false;
+}
+
+/* "target, script, timeout_ms": what kind->keys lists, for a message. */
+static void kind_keys_text(const ckpt_dev_kind *kind, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	snprintf(buf, len, "none");
+	for (size_t k = 0; kind->keys[k] && used < len; k++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", k ? ", " : "",
+		                         kind->keys[k]);
+}
+
+/* Check "key=value" parameters: a key of [a-z0-9_] that the kind takes
+ * (see ckpt_dev_kind.keys), once each, with a value. */
+static int check_params(ckpt_ctx *ctx, uint32_t domid, const ckpt_dev_spec *spec,
+                        const ckpt_dev_kind *kind)
 {
 	for (size_t i = 0; spec->params && spec->params[i]; i++) {
 		const char *p = spec->params[i], *eq = strchr(p, '=');
@@ -69,6 +93,19 @@ static int check_params(ckpt_ctx *ctx, uint32_t domid, const ckpt_dev_spec *spec
 			    "domain %u: %s %d: parameter \"%s\" is not key=value "
 			    "(key of a-z, 0-9, _)",
 			    domid, spec->kind, spec->devid, p);
+			return CKPT_ERROR_INVAL;
+		}
+		if (!kind_takes(kind, p, klen)) {
+			char keys[256];
+			kind_keys_text(kind, keys, sizeof(keys));
+			LOG(ctx, ERROR,
+			    "domain %u: %s %d: unknown parameter \"%.*s\" (%s takes: %s)", domid,
+			    spec->kind, spec->devid, (int)klen, p, kind->name, keys);
+			return CKPT_ERROR_INVAL;
+		}
+		if (!eq[1]) {
+			LOG(ctx, ERROR, "domain %u: %s %d: parameter %.*s has an empty value",
+			    domid, spec->kind, spec->devid, (int)klen, p);
 			return CKPT_ERROR_INVAL;
 		}
 		for (size_t j = 0; j < i; j++) {
@@ -189,7 +226,7 @@ int ckpt_devset_new(ckpt_ctx *ctx, uint32_t domid, const ckpt_dev_spec *specs, s
 			}
 		}
 		if (!rc)
-			rc = check_params(ctx, domid, spec);
+			rc = check_params(ctx, domid, spec, dev->kind);
 		if (rc)
 			break;
 		dev->set = set;

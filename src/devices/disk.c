@@ -169,8 +169,11 @@ static int disk_rearm(ckpt_dev *dev)
 	return 0;
 }
 
+static const char *const disk_keys[] = {"target", "script", "timeout_ms", NULL};
+
 const ckpt_dev_kind dev_disk_kind = {
         .name = "disk",
+        .keys = disk_keys,
         .validate = disk_validate,
         .dispose = disk_dispose,
         .setup = disk_setup,

@@ -313,8 +313,11 @@ static int nic_rearm_all(ckpt_dev *const *devs, size_t n, int *rcs)
 	return nb_plug_request(ckpt_dev_subkind(devs[0]), devs, n, NB_BUFFER, rcs);
 }
 
+static const char *const nic_keys[] = {"vif", "script", "timeout_ms", "limit", NULL};
+
 const ckpt_dev_kind nb_nic_kind = {
         .name = "nic",
+        .keys = nic_keys,
         .validate = nic_validate,
         .dispose = nic_dispose,
         .init_subkind = nic_init_subkind,

@@ -100,6 +100,7 @@ static int picky_validate(ckpt_dev *dev)
 static const ckpt_dev_kind picky_kind = {
         .name = "picky",
         .validate = picky_validate,
+        .keys = (const char *const[]){"colour", NULL},
 };
 
 /* ---------------------------------------------------------- the fixture */
@@ -324,6 +325,34 @@ static const struct row rows[] = {
         ROW(disk_stats_null_out, INVAL, "ckpt_disk_get_stats: domain 2: disk 0: out is NULL"),
         ROW(nic_stats_null, INVAL, NULL),
         ROW(nic_ifb_null, 0, NULL),
+
+        /* parameters: malformed, empty, twice, unknown to a kind that lists its keys */
+        NEW_ROW("param noequals", 5, INVAL, "disk 0: parameter \"noequals\" is not key=value",
+                {"disk", 0, P("target=a", "noequals")}),
+        NEW_ROW("param =x", 5, INVAL, "disk 0: parameter \"=x\" is not key=value",
+                {"disk", 0, P("=x", "target=a")}),
+        NEW_ROW("param key with a space", 5, INVAL, "parameter \"Bad Key=1\" is not key=value",
+                {"test", 0, P("Bad Key=1")}),
+        NEW_ROW("param target= (empty)", 5, INVAL,
+                "domain 5: disk 0: parameter target has an empty value", {"disk", 0, P("target=")}),
+        NEW_ROW("param vif= (empty)", 5, INVAL, "domain 5: nic 0: parameter vif has an empty value",
+                {"nic", 0, P("vif=", "script=/bin/true")}),
+        NEW_ROW("param rc= (empty, a kind without keys)", 5, INVAL,
+                "domain 5: test 1: parameter rc has an empty value", {"test", 1, P("rc=")}),
+        NEW_ROW("param given twice", 5, INVAL, "domain 5: disk 0: parameter target given twice",
+                {"disk", 0, P("target=a", "target=b")}),
+        NEW_ROW("disk: unknown key", 5, INVAL,
+                "domain 5: disk 0: unknown parameter \"colour\" (disk takes: target, script, "
+                "timeout_ms)",
+                {"disk", 0, P("target=a", "colour=blue")}),
+        NEW_ROW("disk: timout_ms (a typo)", 5, INVAL, "disk 0: unknown parameter \"timout_ms\"",
+                {"disk", 0, P("target=a", "timout_ms=5")}),
+        NEW_ROW("nic: limt (a typo)", 5, INVAL,
+                "nic 0: unknown parameter \"limt\" (nic takes: vif, script, timeout_ms, limit)",
+                {"nic", 0, P("vif=vif5.0", "script=/bin/true", "limt=5")}),
+        NEW_ROW("application kind: unknown key", 5, INVAL,
+                "domain 5: picky 0: unknown parameter \"size\" (picky takes: colour)",
+                {"picky", 0, P("colour=blue", "size=3")}),
 };
 
 /* ---------------------------------------------------------- the runner */
