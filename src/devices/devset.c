@@ -175,6 +175,31 @@ static void make_groups(ckpt_devset *set)
 	}
 }
 
+/*
+ * Xen's special domids (xen/include/public/xen.h): from
+ * DOMID_FIRST_RESERVED up none is a guest's, and xenstore and the
+ * toolstack would take DOMID_SELF for the caller's own domain.
+ */
+#define DOMID_FIRST_RESERVED 0x7FF0u
+
+static const char *const reserved_domids[] = {
+        "DOMID_SELF", "DOMID_IO", "DOMID_XEN", "DOMID_COW", "DOMID_INVALID", "DOMID_IDLE",
+};
+
+static int check_domid(ckpt_ctx *ctx, uint32_t domid)
+{
+	uint32_t i = domid - DOMID_FIRST_RESERVED;
+
+	if (domid < DOMID_FIRST_RESERVED)
+		return 0;
+	LOG(ctx, ERROR,
+	    "ckpt_devset_new: domain %u (0x%x%s%s): not a guest's domid: Xen reserves "
+	    "0x7ff0 (DOMID_FIRST_RESERVED) and above",
+	    domid, domid, i < ARRAY_SIZE(reserved_domids) ? ", " : "",
+	    i < ARRAY_SIZE(reserved_domids) ? reserved_domids[i] : "");
+	return CKPT_ERROR_INVAL;
+}
+
 int ckpt_devset_new(ckpt_ctx *ctx, uint32_t domid, const ckpt_dev_spec *specs, size_t n,
                     ckpt_devset **set_out)
 {
@@ -192,6 +217,9 @@ int ckpt_devset_new(ckpt_ctx *ctx, uint32_t domid, const ckpt_dev_spec *specs, s
 		return CKPT_ERROR_INVAL;
 	}
 	*set_out = NULL;
+	rc = check_domid(ctx, domid);
+	if (rc)
+		return rc;
 	ao_ctx_lock(ctx);
 	set = ao_calloc(1, sizeof(*set));
 	set->ctx = ctx;
@@ -367,7 +395,9 @@ int dev_param_ulong(ckpt_dev *dev, const char *key, unsigned long max, unsigned 
 		return 0;
 	errno = 0;
 	*out = strtoul(v, &end, 10);
-	if (errno || !v[0] || *end || *out == 0 || *out > max) {
+	/* digits only: strtoul would take " 5", "+5" and "-1" (as ULONG_MAX) */
+	if (errno || strspn(v, "0123456789") != strlen(v) || !v[0] || *end || *out == 0 ||
+	    *out > max) {
 		DEV_LOG(dev, ERROR, "%s \"%s\": not a number in 1..%lu", key, v, max);
 		return CKPT_ERROR_INVAL;
 	}

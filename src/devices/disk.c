@@ -9,10 +9,12 @@
  * devset's setup timeout bound it, and checkpoint steps that must be
  * quick: here they only count.
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -33,10 +35,29 @@ struct disk {
 
 static void disk_script_cb(ao_egc *egc, ao_exec *x, int rc);
 
+/* Why path cannot be run as a script, or NULL if it can. */
+static const char *script_unfit(const char *path)
+{
+	struct stat st;
+
+	if (path[0] != '/')
+		return "a relative path";
+	if (stat(path, &st))
+		return errno == ENOENT || errno == ENOTDIR ? "no such file" : "cannot stat it";
+	if (S_ISDIR(st.st_mode))
+		return "a directory";
+	if (!S_ISREG(st.st_mode))
+		return "not a regular file";
+	if (access(path, X_OK))
+		return "not executable";
+	return NULL;
+}
+
 static int disk_validate(ckpt_dev *dev)
 {
 	const char *target = ckpt_dev_param(dev, "target");
 	const char *script = ckpt_dev_param(dev, "script");
+	const char *unfit = script ? script_unfit(script) : NULL;
 	struct disk *d;
 	unsigned long ms = DISK_TIMEOUT_MS;
 
@@ -44,14 +65,20 @@ static int disk_validate(ckpt_dev *dev)
 		DEV_LOG(dev, ERROR, "needs a target=PATH-OR-NAME parameter");
 		return CKPT_ERROR_INVAL;
 	}
-	if (strlen(target) > PATH_MAX || strspn(target, DISK_TARGET_CHARS) != strlen(target)) {
+	if (strlen(target) > PATH_MAX) {
+		DEV_LOG(dev, ERROR, "target: %zu characters, more than PATH_MAX (%d)",
+		        strlen(target), PATH_MAX);
+		return CKPT_ERROR_INVAL;
+	}
+	if (strspn(target, DISK_TARGET_CHARS) != strlen(target)) {
 		DEV_LOG(dev, ERROR, "target \"%s\": only letters, digits and /._:- are allowed",
 		        target);
 		return CKPT_ERROR_INVAL;
 	}
-	if (script && (script[0] != '/' || access(script, X_OK))) {
-		DEV_LOG(dev, ERROR, "script \"%s\": not an absolute path to an executable file",
-		        script);
+	if (unfit) {
+		DEV_LOG(dev, ERROR,
+		        "script \"%s\": not an absolute path to an executable file (%s)", script,
+		        unfit);
 		return CKPT_ERROR_INVAL;
 	}
 	if (dev_param_ulong(dev, "timeout_ms", 3600000, &ms))

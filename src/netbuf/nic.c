@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -39,19 +40,40 @@
 
 static void nic_script_cb(ao_egc *egc, ao_exec *x, int rc);
 
-/* An interface name we are willing to pass around: fits IFNAMSIZ, and
- * only characters that need no quoting anywhere. */
+/* An interface name we are willing to pass around: fits IFNAMSIZ, only
+ * characters that need no quoting anywhere, and not "." or ".." (which
+ * the kernel refuses, and which are directories under /sys and /proc). */
 static bool good_ifname(const char *name)
 {
 	size_t len = strlen(name);
 
-	return len > 0 && len < 16 && strspn(name, NIC_NAME_CHARS) == len;
+	return len > 0 && len < 16 && strspn(name, NIC_NAME_CHARS) == len && strcmp(name, ".") &&
+	       strcmp(name, "..");
+}
+
+/* Why path cannot be run as a script, or NULL if it can. */
+static const char *script_unfit(const char *path)
+{
+	struct stat st;
+
+	if (path[0] != '/')
+		return "a relative path";
+	if (stat(path, &st))
+		return errno == ENOENT || errno == ENOTDIR ? "no such file" : "cannot stat it";
+	if (S_ISDIR(st.st_mode))
+		return "a directory";
+	if (!S_ISREG(st.st_mode))
+		return "not a regular file";
+	if (access(path, X_OK))
+		return "not executable";
+	return NULL;
 }
 
 static int nic_validate(ckpt_dev *dev)
 {
 	const char *vif = ckpt_dev_param(dev, "vif");
 	const char *script = ckpt_dev_param(dev, "script");
+	const char *unfit;
 	unsigned long timeout = NIC_TIMEOUT_MS, limit = 0;
 	struct nb_nic *n;
 
@@ -60,7 +82,9 @@ static int nic_validate(ckpt_dev *dev)
 		return CKPT_ERROR_INVAL;
 	}
 	if (!good_ifname(vif)) {
-		DEV_LOG(dev, ERROR, "vif \"%s\": not an interface name (1-15 of A-Z a-z 0-9 . _ -)",
+		DEV_LOG(dev, ERROR,
+		        "vif \"%s\": not an interface name (1-15 of A-Z a-z 0-9 . _ -, not . or "
+		        "..)",
 		        vif);
 		return CKPT_ERROR_INVAL;
 	}
@@ -77,11 +101,11 @@ static int nic_validate(ckpt_dev *dev)
 	}
 	if (!script)
 		script = CKPT_NETBUF_SCRIPT;
-	if (script[0] != '/' || access(script, X_OK)) {
+	unfit = script_unfit(script);
+	if (unfit) {
 		DEV_LOG(dev, ERROR,
-		        "hotplug script \"%s\": not an absolute path to an executable "
-		        "file",
-		        script);
+		        "hotplug script \"%s\": not an absolute path to an executable file (%s)",
+		        script, unfit);
 		return CKPT_ERROR_INVAL;
 	}
 	if (dev_param_ulong(dev, "timeout_ms", 3600000, &timeout) ||

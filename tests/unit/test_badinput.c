@@ -17,6 +17,7 @@
  * A row that crashes is reported with its signal; the others still run.
  */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -251,6 +252,18 @@ CALL(disk_stats_null_out, ckpt_disk_get_stats(f->disk, NULL))
 CALL(nic_stats_null, ckpt_nic_get_stats(NULL, &(ckpt_nic_stats){0}))
 CALL(nic_ifb_null, IS(ckpt_nic_ifb(NULL) == NULL))
 
+CALL(devset_new_self_no_device, ckpt_devset_new(f->ctx, 0x7FF0, NULL, 0, &f->made))
+
+/* a disk target one character longer than PATH_MAX */
+static int disk_target_too_long(struct fix *f)
+{
+	static char param[PATH_MAX + 16] = "target=";
+	const ckpt_dev_spec spec = {"disk", 0, (const char *const[]){param, NULL}};
+
+	memset(param + 7, 'a', PATH_MAX + 1);
+	return ckpt_devset_new(f->ctx, 5, &spec, 1, &f->made);
+}
+
 /* ----------------------------------------------------------- the table */
 
 struct row {
@@ -353,6 +366,113 @@ static const struct row rows[] = {
         NEW_ROW("application kind: unknown key", 5, INVAL,
                 "domain 5: picky 0: unknown parameter \"size\" (picky takes: colour)",
                 {"picky", 0, P("colour=blue", "size=3")}),
+
+        /* the domain and the devices */
+        NEW_ROW("domid 0x7FF0 (DOMID_SELF)", 0x7FF0, INVAL,
+                "ckpt_devset_new: domain 32752 (0x7ff0, DOMID_SELF): not a guest's domid: Xen "
+                "reserves 0x7ff0 (DOMID_FIRST_RESERVED) and above",
+                {"disk", 0, P("target=a")}),
+        NEW_ROW("domid 0x7FF4 (DOMID_INVALID)", 0x7FF4, INVAL,
+                "domain 32756 (0x7ff4, DOMID_INVALID): not a guest's domid",
+                {"disk", 0, P("target=a")}),
+        NEW_ROW("domid 0xFFFFFFFF", 0xFFFFFFFF, INVAL,
+                "domain 4294967295 (0xffffffff): not a guest's domid", {"disk", 0, P("target=a")}),
+        ROW(devset_new_self_no_device, INVAL,
+            "domain 32752 (0x7ff0, DOMID_SELF): not a guest's domid"),
+        NEW_ROW("unknown kind", 5, INVAL, "domain 5: device 0: unknown device kind \"floppy\"",
+                {"floppy", 0, NULL}),
+        NEW_ROW("kind NULL", 5, INVAL, "domain 5: device 1: unknown device kind \"(null)\"",
+                {"disk", 0, P("target=a")}, {NULL, 0, NULL}),
+        NEW_ROW("kind \"\"", 5, INVAL, "unknown device kind \"\"", {"", 0, NULL}),
+        NEW_ROW("devid -1", 5, INVAL, "domain 5: disk: devid -1 is negative",
+                {"disk", -1, P("target=a")}),
+        NEW_ROW("devid INT_MIN", 5, INVAL, "devid -2147483648 is negative",
+                {"disk", INT_MIN, P("target=a")}),
+        NEW_ROW("devid listed twice", 5, INVAL, "domain 5: disk 1 is listed twice",
+                {"disk", 1, P("target=a")}, {"disk", 1, P("target=b")}),
+        /* disk: the target, the script, the numbers */
+        NEW_ROW("disk without target", 5, INVAL, "disk 0: needs a target=PATH-OR-NAME parameter",
+                {"disk", 0, P("timeout_ms=5")}),
+        NEW_ROW("disk target with a space", 5, INVAL,
+                "target \"a b\": only letters, digits and /._:- are allowed",
+                {"disk", 0, P("target=a b")}),
+        NEW_ROW("disk target with ;", 5, INVAL, "target \"vg/a;reboot\": only letters, digits",
+                {"disk", 0, P("target=vg/a;reboot")}),
+        NEW_ROW("disk target with $()", 5, INVAL, "target \"$(id)\": only letters, digits",
+                {"disk", 0, P("target=$(id)")}),
+        ROW(disk_target_too_long, INVAL,
+            "disk 0: target: 4097 characters, more than PATH_MAX (4096)"),
+        NEW_ROW("disk script relative", 5, INVAL,
+                "script \"disk.sh\": not an absolute path to an executable file (a relative path)",
+                {"disk", 0, P("target=a", "script=disk.sh")}),
+        NEW_ROW("disk script missing", 5, INVAL,
+                "script \"/nonexistent/disk.sh\": not an absolute path to an executable file (no "
+                "such file)",
+                {"disk", 0, P("target=a", "script=/nonexistent/disk.sh")}),
+        NEW_ROW("disk script a directory", 5, INVAL,
+                "script \"/tmp\": not an absolute path to an executable file (a directory)",
+                {"disk", 0, P("target=a", "script=/tmp")}),
+        NEW_ROW("disk script not executable", 5, INVAL,
+                "script \"/etc/passwd\": not an absolute path to an executable file (not "
+                "executable)",
+                {"disk", 0, P("target=a", "script=/etc/passwd")}),
+        NEW_ROW("timeout_ms=soon", 5, INVAL,
+                "disk 0: timeout_ms \"soon\": not a number in 1..3600000",
+                {"disk", 0, P("target=a", "timeout_ms=soon")}),
+        NEW_ROW("timeout_ms=5x", 5, INVAL, "timeout_ms \"5x\": not a number in 1..3600000",
+                {"disk", 0, P("target=a", "timeout_ms=5x")}),
+        NEW_ROW("timeout_ms overflows", 5, INVAL,
+                "timeout_ms \"99999999999999999999\": not a number in 1..3600000",
+                {"disk", 0, P("target=a", "timeout_ms=99999999999999999999")}),
+        NEW_ROW("timeout_ms=3600001", 5, INVAL,
+                "timeout_ms \"3600001\": not a number in 1..3600000",
+                {"disk", 0, P("target=a", "timeout_ms=3600001")}),
+        NEW_ROW("timeout_ms=0", 5, INVAL, "timeout_ms \"0\": not a number in 1..3600000",
+                {"disk", 0, P("target=a", "timeout_ms=0")}),
+        NEW_ROW("timeout_ms=-1", 5, INVAL, "timeout_ms \"-1\": not a number in 1..3600000",
+                {"disk", 0, P("target=a", "timeout_ms=-1")}),
+        NEW_ROW("timeout_ms= 5 (a space)", 5, INVAL,
+                "timeout_ms \" 5\": not a number in 1..3600000",
+                {"disk", 0, P("target=a", "timeout_ms= 5")}),
+        NEW_ROW("timeout_ms=+5", 5, INVAL, "timeout_ms \"+5\": not a number in 1..3600000",
+                {"disk", 0, P("target=a", "timeout_ms=+5")}),
+        /* nic: the vif, the script, the numbers */
+        NEW_ROW("nic without vif", 5, INVAL, "domain 5: nic 0: needs a vif=NAME parameter",
+                {"nic", 0, P("script=/bin/true")}),
+        NEW_ROW("nic vif too long", 5, INVAL, "vif \"vif1234567890.12\": not an interface name",
+                {"nic", 0, P("vif=vif1234567890.12", "script=/bin/true")}),
+        NEW_ROW("nic vif with ;", 5, INVAL, "vif \"vif5;reboot\": not an interface name",
+                {"nic", 0, P("vif=vif5;reboot", "script=/bin/true")}),
+        NEW_ROW("nic vif with a space", 5, INVAL, "vif \"vif5 0\": not an interface name",
+                {"nic", 0, P("vif=vif5 0", "script=/bin/true")}),
+        NEW_ROW("nic vif .", 5, INVAL,
+                "vif \".\": not an interface name (1-15 of A-Z a-z 0-9 . _ -, not . or ..)",
+                {"nic", 0, P("vif=.", "script=/bin/true")}),
+        NEW_ROW("nic vif ..", 5, INVAL, "vif \"..\": not an interface name",
+                {"nic", 0, P("vif=..", "script=/bin/true")}),
+        NEW_ROW("nic vif twice", 5, INVAL, "domain 5: nic 2: vif \"vif5.0\" is nic 1's already",
+                {"nic", 1, P("vif=vif5.0", "script=/bin/true")},
+                {"nic", 2, P("vif=vif5.0", "script=/bin/true")}),
+        NEW_ROW("nic script relative", 5, INVAL,
+                "hotplug script \"bin/true\": not an absolute path to an executable file (a "
+                "relative path)",
+                {"nic", 0, P("vif=vif5.0", "script=bin/true")}),
+        NEW_ROW("nic script a directory", 5, INVAL,
+                "hotplug script \"/bin\": not an absolute path to an executable file (a directory)",
+                {"nic", 0, P("vif=vif5.0", "script=/bin")}),
+        NEW_ROW("nic script missing", 5, INVAL,
+                "hotplug script \"/nonexistent\": not an absolute path to an executable file (no "
+                "such file)",
+                {"nic", 0, P("vif=vif5.0", "script=/nonexistent")}),
+        NEW_ROW("nic limit=0", 5, INVAL, "nic 0: limit \"0\": not a number in 1..2147483648",
+                {"nic", 0, P("vif=vif5.0", "script=/bin/true", "limit=0")}),
+        NEW_ROW("nic limit overflows", 5, INVAL,
+                "limit \"2147483649\": not a number in 1..2147483648",
+                {"nic", 0, P("vif=vif5.0", "script=/bin/true", "limit=2147483649")}),
+        NEW_ROW("nic limit=1k", 5, INVAL, "limit \"1k\": not a number",
+                {"nic", 0, P("vif=vif5.0", "script=/bin/true", "limit=1k")}),
+        NEW_ROW("nic timeout_ms=0x10", 5, INVAL, "nic 0: timeout_ms \"0x10\": not a number",
+                {"nic", 0, P("vif=vif5.0", "script=/bin/true", "timeout_ms=0x10")}),
 };
 
 /* ---------------------------------------------------------- the runner */
