@@ -187,7 +187,10 @@ const char *ckpt_dev_param(const ckpt_dev *dev, const char *key);
  *   (of a-z, 0-9, _) passes to validate.  The built-in kinds declare
  *   theirs.  Every parameter, declared or not, must have a value.
  * validate(dev): check the device's parameters when the devset is made;
- *   return CKPT_ERROR_INVAL after logging why.  It may set a priv.
+ *   return CKPT_ERROR_INVAL to refuse.  The layer then logs, at ERROR,
+ *   that the kind refused the device (an application's kind has no
+ *   library logger: its own log may say more; the built-in kinds log
+ *   their precise reason instead).  It may set a priv.
  * dispose(dev): the devset is being freed (also after a failed
  *   ckpt_devset_new): release what validate made.
  * init_subkind(set, &priv) / cleanup_subkind(set, priv): once per devset,

@@ -32,8 +32,9 @@ int ckpt_osevent_beforepoll(ckpt_ctx *ctx, int *nfds_io, struct pollfd *fds, int
 	}
 	room = *nfds_io;
 	rc = ao_poller_fill(ctx, &ctx->app_poller, fds, nfds_io, timeout_io);
+	/* the documented way to size the array: not worth a warning */
 	if (rc == CKPT_ERROR_BUFFERFULL)
-		LOG(ctx, WARN,
+		LOG(ctx, DEBUG,
 		    "ckpt_osevent_beforepoll: the pollfd array has room for %d "
 		    "entries, %d are needed",
 		    room, *nfds_io);

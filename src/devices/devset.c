@@ -56,6 +56,17 @@ void dev_set_state(ckpt_dev *dev, enum ckpt_dev_state to)
 	dev->state = to;
 }
 
+/* The built-in kinds log why their validate refuses (at ERROR, naming the
+ * device and the parameter); an application's kind cannot log through
+ * the library, so the layer says it for them. */
+static bool kind_is_builtin(const ckpt_dev_kind *kind)
+{
+	for (size_t i = 0; dev_builtin_kinds[i]; i++)
+		if (dev_builtin_kinds[i] == kind)
+			return true;
+	return false;
+}
+
 /* Does the kind take parameter key (klen bytes)?  Yes if it does not say. */
 static bool kind_takes(const ckpt_dev_kind *kind, const char *key, size_t klen)
 {
@@ -267,9 +278,9 @@ int ckpt_devset_new(ckpt_ctx *ctx, uint32_t domid, const ckpt_dev_spec *specs, s
 		set->n = i + 1;
 		if (dev->kind->validate) {
 			rc = dev->kind->validate(dev);
-			if (rc)
-				LOG(ctx, DEBUG, "domain %u: %s: rejected by its kind", domid,
-				    dev->name);
+			if (rc && !kind_is_builtin(dev->kind))
+				LOG(ctx, ERROR, "domain %u: %s: refused by its kind's validate: %s",
+				    domid, dev->name, ckpt_strerror(rc));
 		}
 	}
 	if (rc) {

@@ -254,6 +254,15 @@ CALL(nic_ifb_null, IS(ckpt_nic_ifb(NULL) == NULL))
 
 CALL(devset_new_self_no_device, ckpt_devset_new(f->ctx, 0x7FF0, NULL, 0, &f->made))
 
+/* a pollfd array too small: the documented way to size it, said at DEBUG */
+static int beforepoll_no_room(struct fix *f)
+{
+	int n = 0, timeout = -1;
+	int rc = ckpt_osevent_beforepoll(f->ctx, &n, NULL, &timeout);
+
+	return n >= 1 && timeout == -1 ? rc : WRONG;
+}
+
 /* a disk target one character longer than PATH_MAX */
 static int disk_target_too_long(struct fix *f)
 {
@@ -322,6 +331,7 @@ static const struct row rows[] = {
         ROW(abort_null_how, INVAL, "ckpt_ao_abort: how is NULL"),
         ROW(beforepoll_null_nfds, INVAL, "ckpt_osevent_beforepoll: nfds_io or timeout_io is NULL"),
         ROW(afterpoll_null, 0, NULL),
+        ROW(beforepoll_no_room, CKPT_ERROR_BUFFERFULL, NULL),
         ROW(occurred_null, 0, NULL),
         ROW(fault_arm_null_ctx, INVAL, NULL),
         ROW(fault_arm_null_name, INVAL, "ckpt_fault_arm: the name is NULL"),
@@ -473,6 +483,13 @@ static const struct row rows[] = {
                 {"nic", 0, P("vif=vif5.0", "script=/bin/true", "limit=1k")}),
         NEW_ROW("nic timeout_ms=0x10", 5, INVAL, "nic 0: timeout_ms \"0x10\": not a number",
                 {"nic", 0, P("vif=vif5.0", "script=/bin/true", "timeout_ms=0x10")}),
+        /* a kind's validate refuses: said once, at ERROR, by the kind or the layer */
+        NEW_ROW("application kind refuses (colour=red)", 5, INVAL,
+                "domain 5: picky 0: refused by its kind's validate: invalid argument",
+                {"picky", 0, P("colour=red")}),
+        NEW_ROW("application kind refuses the second device", 5, INVAL,
+                "domain 5: picky 7: refused by its kind's validate: invalid argument",
+                {"picky", 3, P("colour=blue")}, {"picky", 7, NULL}),
 };
 
 /* ---------------------------------------------------------- the runner */
