@@ -254,6 +254,65 @@ CALL(nic_ifb_null, IS(ckpt_nic_ifb(NULL) == NULL))
 
 CALL(devset_new_self_no_device, ckpt_devset_new(f->ctx, 0x7FF0, NULL, 0, &f->made))
 
+/* a second context, refused: nothing may be made */
+static int ctx_new_with(struct fix *f, enum ckpt_loop_kind loop)
+{
+	ckpt_ctx_opts o = {.logger = &f->log.vtable, .loop = loop};
+	ckpt_ctx *ctx = NULL;
+	int rc = ckpt_ctx_new(&ctx, &o);
+
+	return ctx ? WRONG : rc;
+}
+
+/* two steps: the second is the bad one; the rest puts the cycle back */
+static int postsuspend_twice(struct fix *f)
+{
+	int rc;
+
+	if (ckpt_devset_postsuspend(f->set_ready))
+		return WRONG;
+	rc = ckpt_devset_postsuspend(f->set_ready);
+	if (ckpt_devset_preresume(f->set_ready) || ckpt_devset_commit(f->set_ready))
+		return WRONG;
+	return rc;
+}
+
+static int release_all_twice(struct fix *f)
+{
+	int rc;
+
+	if (ckpt_devset_release_all(f->set_ready))
+		return WRONG;
+	rc = ckpt_devset_release_all(f->set_ready);
+	return ckpt_devset_rearm(f->set_ready) ? WRONG : rc;
+}
+
+static const ckpt_dev_kind unnamed_kind = {.name = NULL}, empty_kind = {.name = ""},
+                           disk_again = {.name = "disk"};
+static ckpt_async_how no_callback = {NULL, NULL}, never_started = {busy_cb, NULL};
+
+CALL(ctx_new_hooks_without_hooks, ctx_new_with(f, CKPT_LOOP_HOOKS))
+CALL(ctx_new_unknown_loop, ctx_new_with(f, (enum ckpt_loop_kind)7))
+CALL(setup_how_without_callback, ckpt_devset_setup(f->set_new, &no_callback))
+CALL(abort_unknown_how, ckpt_ao_abort(f->ctx, &never_started))
+CALL(kind_register_unnamed, ckpt_kind_register(f->ctx, &unnamed_kind))
+CALL(kind_register_empty_name, ckpt_kind_register(f->ctx, &empty_kind))
+CALL(kind_register_builtin_name, ckpt_kind_register(f->ctx, &disk_again))
+CALL(kind_register_twice, ckpt_kind_register(f->ctx, &picky_kind))
+CALL(nic_stats_of_a_disk, ckpt_nic_get_stats(f->disk, &(ckpt_nic_stats){0}))
+CALL(disk_stats_of_a_test_dev, ckpt_disk_get_stats(f->tdev, &(ckpt_disk_stats){0}))
+CALL(postsuspend_when_new, ckpt_devset_postsuspend(f->set_new))
+CALL(commit_first, ckpt_devset_commit(f->set_ready))
+CALL(preresume_first, ckpt_devset_preresume(f->set_ready))
+CALL(rearm_unreleased, ckpt_devset_rearm(f->set_ready))
+CALL(setup_when_ready, ckpt_devset_setup(f->set_ready, NULL))
+CALL(cleanup_when_ready, ckpt_devset_cleanup(f->set_ready, NULL))
+CALL(setup_when_setting_up, ckpt_devset_setup(f->set_busy, NULL))
+CALL(teardown_when_setting_up, ckpt_devset_teardown(f->set_busy, NULL))
+CALL(free_ready_devset, ckpt_devset_free(f->set_ready))
+CALL(free_setting_up_devset, ckpt_devset_free(f->set_busy))
+CALL(free_ctx_with_devsets, ckpt_ctx_free(f->ctx))
+
 /* a pollfd array too small: the documented way to size it, said at DEBUG */
 static int beforepoll_no_room(struct fix *f)
 {
@@ -285,15 +344,12 @@ struct row {
 	size_t n;
 };
 
-#define ROW(call, rc, log)                                                                         \
-	{                                                                                          \
-#call, call, rc, log, 0, NULL, 0                                                   \
-	}
+/* clang-format off */
+#define ROW(call, rc, log) {#call, call, rc, log, 0, NULL, 0}
 #define NEW_ROW(what, domid, rc, log, ...)                                                         \
-	{                                                                                          \
-		what, NULL, rc, log, domid, (const ckpt_dev_spec[]){__VA_ARGS__},                  \
-		        ARRAY_LEN(((const ckpt_dev_spec[]){__VA_ARGS__}))                          \
-	}
+	{what, NULL, rc, log, domid, (const ckpt_dev_spec[]){__VA_ARGS__},                         \
+	 ARRAY_LEN(((const ckpt_dev_spec[]){__VA_ARGS__}))}
+/* clang-format on */
 
 #define INVAL CKPT_ERROR_INVAL
 
@@ -483,6 +539,49 @@ static const struct row rows[] = {
                 {"nic", 0, P("vif=vif5.0", "script=/bin/true", "limit=1k")}),
         NEW_ROW("nic timeout_ms=0x10", 5, INVAL, "nic 0: timeout_ms \"0x10\": not a number",
                 {"nic", 0, P("vif=vif5.0", "script=/bin/true", "timeout_ms=0x10")}),
+        /* contexts, hows, kinds, the wrong kind of device */
+        ROW(ctx_new_hooks_without_hooks, INVAL,
+            "ckpt_ctx_new: CKPT_LOOP_HOOKS needs fd and timeout"),
+        ROW(ctx_new_unknown_loop, INVAL, "ckpt_ctx_new: unknown loop kind 7"),
+        ROW(setup_how_without_callback, INVAL,
+            "ckpt_devset_setup: the ckpt_async_how has no callback (pass NULL to wait)"),
+        ROW(abort_unknown_how, CKPT_ERROR_NOTFOUND, NULL), /* a race, not a failure: DEBUG */
+        ROW(kind_register_unnamed, INVAL, "ckpt_kind_register: a kind needs a name"),
+        ROW(kind_register_empty_name, INVAL, "ckpt_kind_register: a kind needs a name"),
+        ROW(kind_register_builtin_name, CKPT_ERROR_EXISTS,
+            "ckpt_kind_register: a device kind named \"disk\" exists already"),
+        ROW(kind_register_twice, CKPT_ERROR_EXISTS,
+            "ckpt_kind_register: a device kind named \"picky\" exists already"),
+        ROW(nic_stats_of_a_disk, INVAL, "ckpt_nic_get_stats: domain 2: disk 0 is not a ready nic"),
+        ROW(disk_stats_of_a_test_dev, INVAL, "ckpt_disk_get_stats: domain 1: test 0: not a disk"),
+        /* the checkpoint cycle out of order */
+        ROW(postsuspend_when_new, INVAL,
+            "ckpt_devset_postsuspend: domain 1: the devset is new, not ready"),
+        ROW(commit_first, INVAL,
+            "ckpt_devset_commit: domain 2: out of order: postsuspend comes next"),
+        ROW(preresume_first, INVAL,
+            "ckpt_devset_preresume: domain 2: out of order: postsuspend comes next"),
+        ROW(postsuspend_twice, INVAL,
+            "ckpt_devset_postsuspend: domain 2: out of order: preresume comes next"),
+        ROW(rearm_unreleased, INVAL,
+            "ckpt_devset_rearm: domain 2: its output is not released: nothing to re-arm"),
+        ROW(release_all_twice, INVAL,
+            "ckpt_devset_release_all: domain 2: its output is released (ckpt_devset_release_all)"),
+        /* operations in the wrong state; freeing what is in use */
+        ROW(setup_when_ready, INVAL,
+            "ckpt_devset_setup: domain 2: the devset is ready, not new or down"),
+        ROW(cleanup_when_ready, INVAL,
+            "ckpt_devset_cleanup: domain 2: the devset is ready, not new or down"),
+        ROW(setup_when_setting_up, INVAL,
+            "ckpt_devset_setup: domain 3: the devset is setting-up, not new or down"),
+        ROW(teardown_when_setting_up, CKPT_ERROR_BUSY,
+            "ckpt_devset_teardown: domain 3: the devset is setting-up"),
+        ROW(free_ready_devset, CKPT_ERROR_BUSY,
+            "ckpt_devset_free: domain 2: the devset is ready; tear it down first"),
+        ROW(free_setting_up_devset, CKPT_ERROR_BUSY,
+            "ckpt_devset_free: domain 3: the devset is setting-up; tear it down first"),
+        ROW(free_ctx_with_devsets, CKPT_ERROR_BUSY,
+            "ckpt_ctx_free: 3 object(s) made on it (devsets) still exist"),
         /* a kind's validate refuses: said once, at ERROR, by the kind or the layer */
         NEW_ROW("application kind refuses (colour=red)", 5, INVAL,
                 "domain 5: picky 0: refused by its kind's validate: invalid argument",
