@@ -36,7 +36,10 @@
 #endif
 
 #define NIC_TIMEOUT_MS 10000
-#define NIC_NAME_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
+/* What remus-netbuf-setup's hotplug-error says when the kernel lacks the
+ * plug qdisc (its step 4; docs/script-protocol.md quotes the line). */
+#define NIC_NO_PLUG_TEXT "kernel has no plug qdisc"
+#define NIC_NAME_CHARS   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
 
 static void nic_script_cb(ao_egc *egc, ao_exec *x, int rc);
 
@@ -216,20 +219,28 @@ static void nic_setup(ckpt_dev *dev)
 	run_script(dev, true);
 }
 
-/* The script failed: say what it said went wrong. */
-static void log_hotplug_error(ckpt_dev *dev, const char *cmd)
+/* The script failed: say what it said went wrong, and give the rc:
+ * CKPT_ERROR_NOTSUP when it says the kernel has no plug qdisc (nothing
+ * this host can buffer with, as when nb_plug_attach finds no plug), else
+ * CKPT_ERROR_SCRIPT. */
+static int log_hotplug_error(ckpt_dev *dev, const char *cmd)
 {
 	struct nb_nic *n = nb_nic_of(dev);
 	char *path = ao_sprintf("%s/hotplug-error", n->xs_path);
 	char *msg = NULL;
+	int rc = CKPT_ERROR_SCRIPT;
 
-	if (ao_xs_read(ckpt_dev_ctx(dev), path, &msg) == 0 && msg[0])
+	if (ao_xs_read(ckpt_dev_ctx(dev), path, &msg) == 0 && msg[0]) {
 		DEV_LOG(dev, ERROR, "remus-netbuf-setup %s for %s failed: %s", cmd, n->vif, msg);
-	else
+		if (strstr(msg, NIC_NO_PLUG_TEXT))
+			rc = CKPT_ERROR_NOTSUP;
+	} else {
 		DEV_LOG(dev, ERROR, "remus-netbuf-setup %s for %s failed (it left no %s)", cmd,
 		        n->vif, path);
+	}
 	free(msg);
 	free(path);
+	return rc;
 }
 
 /* After a successful setup script: find and check the IFB it made. */
@@ -269,7 +280,7 @@ static void nic_script_cb(ao_egc *egc, ao_exec *x, int rc)
 	(void)egc;
 	if (n->setting_up) {
 		if (rc == CKPT_ERROR_SCRIPT)
-			log_hotplug_error(dev, "setup");
+			rc = log_hotplug_error(dev, "setup");
 		if (!rc)
 			rc = attach_ifb(dev);
 		ckpt_dev_done(dev, rc);
@@ -277,7 +288,7 @@ static void nic_script_cb(ao_egc *egc, ao_exec *x, int rc)
 	}
 	/* teardown: the rest is cleaned whatever the script said */
 	if (rc == CKPT_ERROR_SCRIPT)
-		log_hotplug_error(dev, "teardown");
+		(void)log_hotplug_error(dev, "teardown"); /* a teardown failure stays SCRIPT */
 	if (n->release_rc)
 		rc = n->release_rc;
 	r = ao_xs_rm(ckpt_dev_ctx(dev), n->xs_path);
