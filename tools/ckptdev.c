@@ -30,6 +30,7 @@
 #include <ev.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,9 @@
 
 #define MAX_DEVS   64
 #define MAX_FAULTS 8
+#define MAX_DOMID  32751        /* Xen reserves 0x7FF0 (DOMID_FIRST_RESERVED) and up */
+#define MAX_MS     3600000      /* an hour: the library's bound on a script's timeout */
+#define MAX_LIMIT  2147483648UL /* the NIC kind's bound on limit= */
 
 struct opts {
 	unsigned domid;
@@ -112,36 +116,77 @@ static void usage(FILE *f)
 	        "usage: ckptdev run --domid N [--nic VIF]... [--disk TARGET]... [options]\n"
 	        "       ckptdev teardown --domid N [--nic VIF]... [--disk TARGET]...\n"
 	        "options:\n"
-	        "  --interval MS      time from one checkpoint to the next (default 100)\n"
-	        "  --count K          stop after K checkpoints (default: until SIGINT/SIGTERM)\n"
-	        "  --transfer-ms MS   simulated checkpoint transfer while suspended (default 5)\n"
-	        "  --ack-ms MS        simulated wait for the backup's ack (default 2)\n"
-	        "  --pause-pid PID    SIGSTOP/SIGCONT this process as the guest\n"
+	        "  --domid N          the guest's domain, 0..32751\n"
+	        "  --interval MS      time from one checkpoint to the next, 1..3600000 (default "
+	        "100)\n"
+	        "  --count K          stop after K >= 1 checkpoints; without --count, run until\n"
+	        "                     SIGINT/SIGTERM (--count 0 is refused)\n"
+	        "  --transfer-ms MS   simulated checkpoint transfer while suspended, 0..3600000\n"
+	        "                     (default 5)\n"
+	        "  --ack-ms MS        simulated wait for the backup's ack, 0..3600000 (default 2)\n"
+	        "  --pause-pid PID    SIGSTOP/SIGCONT this process as the guest (it must exist)\n"
 	        "  --suspend-cmd CMD  run CMD to suspend the guest (e.g. \"xl pause 3\")\n"
 	        "  --resume-cmd CMD   run CMD to resume it\n"
 	        "  --script PATH      the NIC hotplug script\n"
-	        "  --limit BYTES      each NIC buffer's byte limit\n"
-	        "  --timeout MS       hotplug script timeout\n"
+	        "  --limit BYTES      each NIC buffer's byte limit, 1..2147483648\n"
+	        "  --timeout MS       hotplug script timeout, 1..3600000\n"
 	        "  --verbose          log everything the library says\n"
 	        "  --fault NAME[:NTH] for tests: make the NTH pass (default 1) of the library's\n"
 	        "                     fault point NAME fail (e.g. dev.postsuspend:3)\n"
-	        "A failed checkpoint step ends the run with a graceful teardown.\n"
+	        "Numbers are decimal digits only.  A failed checkpoint step ends the run with a\n"
+	        "graceful teardown.\n"
 	        "exit status: 0 done (--count reached, SIGINT/SIGTERM, cleanup done);\n"
 	        "             1 setup, a checkpoint step or teardown failed; 2 usage error\n");
 }
 
-static unsigned parse_uint(const char *what, const char *s)
+/* The number in s, for option what: decimal digits only (strtoul alone
+ * would take " 5", "+5" and "-1"), in min..max; else exit 2, naming the
+ * option and the value, with hint (if any) after the range. */
+static unsigned long parse_num(const char *what, const char *s, unsigned long min,
+                               unsigned long max, const char *hint)
 {
-	char *end;
 	unsigned long v;
 
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || !*s || *end || v > 0x7fffffffUL) {
-		fprintf(stderr, "ckptdev: %s \"%s\": not a number\n", what, s);
+	if (!s[0] || strspn(s, "0123456789") != strlen(s)) {
+		fprintf(stderr, "ckptdev: %s \"%s\": not a number (decimal digits only)\n", what,
+		        s);
 		exit(2);
 	}
-	return (unsigned)v;
+	errno = 0;
+	v = strtoul(s, NULL, 10);
+	if (errno == ERANGE || v < min || v > max) {
+		fprintf(stderr, "ckptdev: %s %s: out of range (%lu..%lu%s%s)\n", what, s, min, max,
+		        hint ? "; " : "", hint ? hint : "");
+		exit(2);
+	}
+	return v;
+}
+
+static unsigned parse_ms(const char *what, const char *s, unsigned long min)
+{
+	return (unsigned)parse_num(what, s, min, MAX_MS, NULL);
+}
+
+/* --pause-pid: a process that exists, that we may signal, not ourselves
+ * (SIGSTOP would stop the loop that sends the SIGCONT). */
+static pid_t parse_pid(const char *s)
+{
+	pid_t pid = (pid_t)parse_num("--pause-pid", s, 0, INT_MAX, NULL);
+	const char *why = NULL;
+
+	if (pid == 0)
+		why = "not a process (kill(0) would stop ckptdev's own process group)";
+	else if (pid == getpid())
+		why = "that is ckptdev itself";
+	else if (kill(pid, 0) && errno == ESRCH)
+		why = "no such process";
+	else if (kill(pid, 0))
+		why = "not allowed to signal it";
+	if (why) {
+		fprintf(stderr, "ckptdev: --pause-pid %s: %s\n", s, why);
+		exit(2);
+	}
+	return pid;
 }
 
 /* --fault NAME[:NTH]: a fault point the library knows, and a pass >= 1. */
@@ -150,7 +195,8 @@ static void parse_fault(struct opts *o, const char *arg)
 	const char *colon = strchr(arg, ':');
 	size_t len = colon ? (size_t)(colon - arg) : strlen(arg), n;
 	const char *const *names = ckpt_fault_list(&n);
-	unsigned nth = colon ? parse_uint("--fault's NTH", colon + 1) : 1;
+	unsigned nth =
+	        colon ? (unsigned)parse_num("--fault's NTH", colon + 1, 0, UINT_MAX, NULL) : 1;
 	size_t i;
 
 	if (o->n_faults == MAX_FAULTS) {
@@ -204,7 +250,8 @@ static void parse(struct opts *o, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
-			o->domid = parse_uint("--domid", optarg);
+			o->domid = (unsigned)parse_num("--domid", optarg, 0, MAX_DOMID,
+			                               "Xen reserves 32752 (0x7ff0) and up");
 			o->have_domid = true;
 			break;
 		case 'n':
@@ -219,19 +266,21 @@ static void parse(struct opts *o, int argc, char **argv)
 				o->disks[o->n_disks++] = optarg;
 			break;
 		case 'i':
-			o->interval_ms = parse_uint("--interval", optarg);
+			o->interval_ms = parse_ms("--interval", optarg, 1);
 			break;
 		case 'c':
-			o->count = parse_uint("--count", optarg);
+			o->count = (unsigned)parse_num(
+			        "--count", optarg, 1, UINT_MAX,
+			        "leave --count out to run until SIGINT/SIGTERM");
 			break;
 		case 't':
-			o->transfer_ms = parse_uint("--transfer-ms", optarg);
+			o->transfer_ms = parse_ms("--transfer-ms", optarg, 0);
 			break;
 		case 'a':
-			o->ack_ms = parse_uint("--ack-ms", optarg);
+			o->ack_ms = parse_ms("--ack-ms", optarg, 0);
 			break;
 		case 'p':
-			o->pause_pid = (pid_t)parse_uint("--pause-pid", optarg);
+			o->pause_pid = parse_pid(optarg);
 			break;
 		case 'S':
 			o->suspend_cmd = optarg;
@@ -243,10 +292,10 @@ static void parse(struct opts *o, int argc, char **argv)
 			o->script = optarg;
 			break;
 		case 'l':
-			o->limit = parse_uint("--limit", optarg);
+			o->limit = parse_num("--limit", optarg, 1, MAX_LIMIT, NULL);
 			break;
 		case 'T':
-			o->timeout_ms = parse_uint("--timeout", optarg);
+			o->timeout_ms = parse_ms("--timeout", optarg, 1);
 			break;
 		case 'v':
 			o->verbose = true;
@@ -262,13 +311,14 @@ static void parse(struct opts *o, int argc, char **argv)
 			exit(2);
 		}
 	}
-	if (!o->have_domid || (!o->n_nics && !o->n_disks)) {
-		fprintf(stderr, "ckptdev: --domid and at least one --nic or --disk are needed\n");
+	if (optind < argc) {
+		fprintf(stderr, "ckptdev: unexpected argument \"%s\"\n", argv[optind]);
 		usage(stderr);
 		exit(2);
 	}
-	if (o->interval_ms == 0) {
-		fprintf(stderr, "ckptdev: --interval must be at least 1 ms\n");
+	if (!o->have_domid || (!o->n_nics && !o->n_disks)) {
+		fprintf(stderr, "ckptdev: --domid and at least one --nic or --disk are needed\n");
+		usage(stderr);
 		exit(2);
 	}
 }
@@ -547,6 +597,10 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(cmd, "run") && strcmp(cmd, "teardown")) {
+		if (cmd[0])
+			fprintf(stderr, "ckptdev: unknown command \"%s\" (run or teardown)\n", cmd);
+		else
+			fprintf(stderr, "ckptdev: a command is needed (run or teardown)\n");
 		usage(stderr);
 		return 2;
 	}
