@@ -243,7 +243,10 @@ typedef struct ckpt_dev_kind {
 	int (*rearm)(ckpt_dev *dev);
 	int (*release_all)(ckpt_dev *const *devs, size_t n, int *rcs);
 	int (*rearm_all)(ckpt_dev *const *devs, size_t n, int *rcs);
-	const char *const *keys; /* last: older kinds' initialisers leave it NULL */
+	/* Last, so that a kind's initialiser that does not name it leaves it
+	 * NULL.  The struct grew: a kind compiled against the older header
+	 * must be rebuilt (the library reads the field in place). */
+	const char *const *keys;
 } ckpt_dev_kind;
 
 /* Make a kind available to this context's devsets.  The struct is used
