@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -394,6 +396,23 @@ const char *ckpt_dev_param(const ckpt_dev *dev, const char *key)
 	for (size_t i = 0; dev->params && dev->params[i]; i++)
 		if (!strncmp(dev->params[i], key, klen) && dev->params[i][klen] == '=')
 			return dev->params[i] + klen + 1;
+	return NULL;
+}
+
+const char *dev_script_unfit(const char *path)
+{
+	struct stat st;
+
+	if (path[0] != '/')
+		return "a relative path";
+	if (stat(path, &st))
+		return errno == ENOENT || errno == ENOTDIR ? "no such file" : "cannot stat it";
+	if (S_ISDIR(st.st_mode))
+		return "a directory";
+	if (!S_ISREG(st.st_mode))
+		return "not a regular file";
+	if (access(path, X_OK))
+		return "not executable";
 	return NULL;
 }
 

@@ -35,29 +35,11 @@ struct disk {
 
 static void disk_script_cb(ao_egc *egc, ao_exec *x, int rc);
 
-/* Why path cannot be run as a script, or NULL if it can. */
-static const char *script_unfit(const char *path)
-{
-	struct stat st;
-
-	if (path[0] != '/')
-		return "a relative path";
-	if (stat(path, &st))
-		return errno == ENOENT || errno == ENOTDIR ? "no such file" : "cannot stat it";
-	if (S_ISDIR(st.st_mode))
-		return "a directory";
-	if (!S_ISREG(st.st_mode))
-		return "not a regular file";
-	if (access(path, X_OK))
-		return "not executable";
-	return NULL;
-}
-
 static int disk_validate(ckpt_dev *dev)
 {
 	const char *target = ckpt_dev_param(dev, "target");
 	const char *script = ckpt_dev_param(dev, "script");
-	const char *unfit = script ? script_unfit(script) : NULL;
+	const char *unfit = script ? dev_script_unfit(script) : NULL;
 	struct disk *d;
 	unsigned long ms = DISK_TIMEOUT_MS;
 

@@ -111,6 +111,9 @@ HIDDEN void dev_set_state(ckpt_dev *dev, enum ckpt_dev_state to);
 HIDDEN void devset_set_state(ckpt_devset *set, enum ckpt_dev_state to);
 /* The numeric parameter key, if given, in 1..max (else logged, INVAL);
  * *out is left alone when the parameter is absent. */
+/* Why path cannot be run as a kind's script ("a relative path", "a
+ * directory", ...), or NULL if it can. */
+HIDDEN const char *dev_script_unfit(const char *path);
 HIDDEN int dev_param_ulong(ckpt_dev *dev, const char *key, unsigned long max, unsigned long *out);
 
 #define DEV_LOG(dev, lvl, fmt, ...)                                                                \

@@ -54,24 +54,6 @@ static bool good_ifname(const char *name)
 	       strcmp(name, "..");
 }
 
-/* Why path cannot be run as a script, or NULL if it can. */
-static const char *script_unfit(const char *path)
-{
-	struct stat st;
-
-	if (path[0] != '/')
-		return "a relative path";
-	if (stat(path, &st))
-		return errno == ENOENT || errno == ENOTDIR ? "no such file" : "cannot stat it";
-	if (S_ISDIR(st.st_mode))
-		return "a directory";
-	if (!S_ISREG(st.st_mode))
-		return "not a regular file";
-	if (access(path, X_OK))
-		return "not executable";
-	return NULL;
-}
-
 static int nic_validate(ckpt_dev *dev)
 {
 	const char *vif = ckpt_dev_param(dev, "vif");
@@ -104,7 +86,7 @@ static int nic_validate(ckpt_dev *dev)
 	}
 	if (!script)
 		script = CKPT_NETBUF_SCRIPT;
-	unfit = script_unfit(script);
+	unfit = dev_script_unfit(script);
 	if (unfit) {
 		DEV_LOG(dev, ERROR,
 		        "hotplug script \"%s\": not an absolute path to an executable file (%s)",
