@@ -7,12 +7,14 @@
  *   ckptdev teardown --domid N [--nic VIF]... [--disk TARGET]...
  *
  * Each epoch: suspend the guest (--pause-pid: SIGSTOP a process standing
- * in for it; --suspend-cmd: e.g. "xl pause 3"), postsuspend, a simulated
+ * in for it; --suspend-cmd: e.g. "xl pause 3", run by the library's own
+ * script runner, ckpt_exec), postsuspend, a simulated
  * transfer (--transfer-ms), preresume, resume the guest, a simulated wait
  * for the backup's acknowledgement (--ack-ms), commit.  SIGINT or SIGTERM
  * ends the loop with a graceful teardown: every held packet is released.
- * A checkpoint step that fails ends it the same way (the guest is resumed
- * first), after saying which step of which epoch failed for the domain.
+ * A checkpoint step, or a suspend or resume command, that fails ends it
+ * the same way (the guest is resumed first), after saying which step of
+ * which epoch failed for the domain.
  * `teardown` removes what a crashed run left (IFBs, qdiscs, xenstore).
  *
  * Exit status: 0 when the run ended as asked (--count reached, a signal)
@@ -41,11 +43,13 @@
 
 #include "ckptdev.h"
 
-#define MAX_DEVS   64
-#define MAX_FAULTS 8
-#define MAX_DOMID  32751        /* Xen reserves 0x7FF0 (DOMID_FIRST_RESERVED) and up */
-#define MAX_MS     3600000      /* an hour: the library's bound on a script's timeout */
-#define MAX_LIMIT  2147483648UL /* the NIC kind's bound on limit= */
+#define MAX_DEVS 64
+/* How long a --suspend-cmd or --resume-cmd may take. */
+#define GUEST_CMD_TIMEOUT_MS 10000
+#define MAX_FAULTS           8
+#define MAX_DOMID            32751        /* Xen reserves 0x7FF0 (DOMID_FIRST_RESERVED) and up */
+#define MAX_MS               3600000      /* an hour: the library's bound on a script's timeout */
+#define MAX_LIMIT            2147483648UL /* the NIC kind's bound on limit= */
 
 struct opts {
 	unsigned domid;
@@ -125,7 +129,8 @@ static void usage(FILE *f)
 	        "                     (default 5)\n"
 	        "  --ack-ms MS        simulated wait for the backup's ack, 0..3600000 (default 2)\n"
 	        "  --pause-pid PID    SIGSTOP/SIGCONT this process as the guest (it must exist)\n"
-	        "  --suspend-cmd CMD  run CMD to suspend the guest (e.g. \"xl pause 3\")\n"
+	        "  --suspend-cmd CMD  run CMD (sh -c) to suspend the guest (e.g. \"xl pause 3\");\n"
+	        "                     a failure or 10 s without an end stops the run\n"
 	        "  --resume-cmd CMD   run CMD to resume it\n"
 	        "  --script PATH      the NIC hotplug script\n"
 	        "  --limit BYTES      each NIC buffer's byte limit, 1..2147483648\n"
@@ -353,14 +358,20 @@ static size_t make_specs(struct driver *d)
 	return n;
 }
 
-static void guest(struct driver *d, bool run)
+/* Suspend (run false) or resume the guest: SIGSTOP/SIGCONT to the
+ * stand-in, and the command through the library's own runner (its
+ * timeout, its clean kill, its output in the log).  0 or an rc. */
+static int guest(struct driver *d, bool run)
 {
 	const char *cmd = run ? d->o.resume_cmd : d->o.suspend_cmd;
+	char *argv[] = {"/bin/sh", "-c", (char *)cmd, NULL};
 
-	if (d->o.pause_pid)
-		kill(d->o.pause_pid, run ? SIGCONT : SIGSTOP);
-	if (cmd && system(cmd) != 0)
-		fprintf(stderr, "ckptdev: \"%s\" failed\n", cmd);
+	if (d->o.pause_pid && kill(d->o.pause_pid, run ? SIGCONT : SIGSTOP)) {
+		fprintf(stderr, "ckptdev: cannot %s process %d: %s\n", run ? "resume" : "suspend",
+		        (int)d->o.pause_pid, strerror(errno));
+		return CKPT_ERROR_SYSTEM;
+	}
+	return cmd ? ckpt_exec(d->ctx, argv, NULL, GUEST_CMD_TIMEOUT_MS, NULL, NULL) : 0;
 }
 
 /* Print what each NIC's buffer did in this epoch. */
@@ -432,33 +443,42 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	                                        ckpt_devset_commit};
 	unsigned epoch = d->epoch + 1;
 	double us[3];
+	const char *failed = NULL;
 	int rc = 0, s;
 
 	(void)loop;
 	(void)revents;
+
 	for (s = 0; s < 3; s++) {
 		double t0;
-		if (s == 0)
-			guest(d, false);
+		if (s == 0 && (rc = guest(d, false))) {
+			failed = "suspending the guest";
+			break;
+		}
 		if (s == 1)
 			usleep(d->o.transfer_ms * 1000);
 		if (s == 2) {
-			guest(d, true);
+			if ((rc = guest(d, true))) {
+				failed = "resuming the guest";
+				break;
+			}
 			usleep(d->o.ack_ms * 1000);
 		}
 		t0 = now_us();
 		rc = steps[s](d->set);
 		us[s] = now_us() - t0;
 		lat_add(&d->lat[s], us[s]);
-		if (rc)
+		if (rc) {
+			failed = step_names[s];
 			break;
+		}
 	}
 	if (rc) {
 		fprintf(stderr, "ckptdev: domain %u: epoch %u: %s failed: %s; stopping\n",
-		        d->o.domid, epoch, step_names[s], ckpt_strerror(rc));
+		        d->o.domid, epoch, failed, ckpt_strerror(rc));
 		d->rc = rc;
 		if (s < 2)
-			guest(d, true); /* it is still suspended */
+			guest(d, true); /* it is still suspended (or half so) */
 		stop(d);
 		return;
 	}

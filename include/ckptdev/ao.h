@@ -231,6 +231,26 @@ typedef struct ckpt_async_how {
  */
 int ckpt_ao_abort(ckpt_ctx *ctx, const ckpt_async_how *how);
 
+/* --------------------------------------------------------- programs */
+
+/*
+ * Run a program the way the library runs its own scripts (asynchronously,
+ * see ckpt_async_how): argv[0] an absolute path; env's "NAME=value"
+ * entries added to the environment (may be NULL); both copied.  stdin is
+ * /dev/null; each line of stdout (info) and stderr (warning) goes to the
+ * log as "argv0[pid]: line"; it runs in a process group of its own and
+ * counts against ckpt_ctx_opts.max_scripts.  After timeout_ms (0: none)
+ * its group gets SIGTERM, and SIGKILL 2 s later.  *status_out (may be
+ * NULL) gets its wait status before the completion.
+ * Completes with 0 (it exited 0); CKPT_ERROR_SCRIPT (another exit status
+ * or a signal, logged; also a program that cannot be executed);
+ * CKPT_ERROR_TIMEDOUT; CKPT_ERROR_ABORTED (ckpt_ao_abort kills its group
+ * at once).  Returns CKPT_ERROR_INVAL (nothing started) for a NULL ctx,
+ * a missing or relative argv[0], or a bad how.
+ */
+int ckpt_exec(ckpt_ctx *ctx, char *const argv[], char *const env[], unsigned timeout_ms,
+              int *status_out, const ckpt_async_how *how);
+
 /* ------------------------------------------------------ event-loop glue */
 
 /* CKPT_LOOP_HOOKS: report a ready fd / an expired timeout (see the hooks).

@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1272,5 +1273,52 @@ TEST_LOOPS(a_callback_that_comes_inside_a_kinds_op_runs_unlocked)
 	ASSERT_OK(ckpt_devset_teardown(killer, NULL));
 	ASSERT_OK(ckpt_devset_free(victim));
 	ASSERT_OK(ckpt_devset_free(killer));
+	tloop_free(L);
+}
+
+/* ------------------------------------------------------------ ckpt_exec */
+
+/*
+ * ao.h, ckpt_exec: argv and env are copied (the caller's arrays may go at
+ * once), the wait status comes before the completion, a relative path is
+ * refused with nothing started, and the timeout ends it with TIMEDOUT.
+ */
+TEST_LOOPS(ckpt_exec_runs_a_program_as_the_library_runs_scripts)
+{
+	struct tloop *L = tloop_new(loop);
+	ckpt_ctx *ctx = tloop_ctx(L);
+	char a0[] = "/bin/sh", a1[] = "-c", a2[] = "echo \"said $WHO\"; exit $CODE";
+	char e0[] = "WHO=ckptdev", e1[] = "CODE=3";
+	char *argv[] = {a0, a1, a2, NULL}, *env[] = {e0, e1, NULL};
+	char *relative[] = {"sh", "-c", "exit 0", NULL};
+	char *sleeper[] = {"/bin/sleep", "30", NULL};
+	struct seen s;
+	ckpt_async_how how = {seen_cb, &s};
+	int status = -1;
+	long long t0;
+
+	/* synchronous: the status, and the output in the log */
+	ASSERT_RC(ckpt_exec(ctx, argv, env, 5000, &status, NULL), CKPT_ERROR_SCRIPT);
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 3);
+	ASSERT_TRUE(tlog_contains(L, "/bin/sh["));
+	ASSERT_TRUE(tlog_contains(L, "]: said ckptdev"));
+
+	/* asynchronous, with the caller's arrays overwritten at once */
+	memset(&s, 0, sizeof(s));
+	status = -1;
+	ASSERT_OK(ckpt_exec(ctx, argv, env, 5000, &status, &how));
+	a2[0] = e1[5] = 'X';
+	ASSERT_EQ(s.calls, 0);
+	run_until_seen(L, &s);
+	ASSERT_RC(s.rc, CKPT_ERROR_SCRIPT);
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 3);
+
+	ASSERT_RC(ckpt_exec(ctx, relative, NULL, 0, NULL, NULL), CKPT_ERROR_INVAL);
+	ASSERT_TRUE(tlog_contains(L, "ckpt_exec: argv[0] must be an absolute path"));
+	ASSERT_RC(ckpt_exec(NULL, argv, NULL, 0, NULL, NULL), CKPT_ERROR_INVAL);
+
+	t0 = test_now_ms();
+	ASSERT_RC(ckpt_exec(ctx, sleeper, NULL, 200, NULL, NULL), CKPT_ERROR_TIMEDOUT);
+	ASSERT_LT(test_now_ms() - t0, test_scale_ms(3000));
 	tloop_free(L);
 }
