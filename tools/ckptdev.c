@@ -60,7 +60,7 @@ struct opts {
 	unsigned long limit;
 	pid_t pause_pid;
 	const char *suspend_cmd, *resume_cmd, *script;
-	bool verbose;
+	bool verbose, json;
 	struct {
 		const char *name; /* from ckpt_fault_list() */
 		unsigned nth;
@@ -68,10 +68,10 @@ struct opts {
 	int n_faults;
 };
 
-/* Per-step latencies, in microseconds. */
+/* Per-step latencies, in microseconds: every sample, for percentiles. */
 struct lat {
-	double min, max, sum;
-	unsigned n;
+	double *v;
+	size_t n, room;
 };
 
 struct driver {
@@ -83,6 +83,8 @@ struct driver {
 	ev_timer tick;
 	ev_signal sigint, sigterm;
 	unsigned epoch; /* checkpoints completed */
+	FILE *human;    /* stdout, or stderr when stdout carries JSON */
+	double start_us;
 	bool setting_up, stopping;
 	int rc;
 	struct lat lat[3];
@@ -106,12 +108,32 @@ static double now_us(void)
 
 static void lat_add(struct lat *l, double us)
 {
-	if (!l->n || us < l->min)
-		l->min = us;
-	if (us > l->max)
-		l->max = us;
-	l->sum += us;
-	l->n++;
+	if (l->n == l->room) {
+		l->room = l->room ? 2 * l->room : 1024;
+		l->v = realloc(l->v, l->room * sizeof(*l->v));
+		if (!l->v) {
+			fprintf(stderr, "ckptdev: out of memory\n");
+			exit(1);
+		}
+	}
+	l->v[l->n++] = us;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The p-th percentile (0..100) of the samples, nearest rank; sorts them. */
+static double lat_pct(struct lat *l, double p)
+{
+	size_t rank;
+
+	qsort(l->v, l->n, sizeof(*l->v), cmp_double);
+	rank = (size_t)(p / 100.0 * (double)l->n + 0.999999);
+	return l->v[rank ? rank - 1 : 0];
 }
 
 static void usage(FILE *f)
@@ -136,6 +158,8 @@ static void usage(FILE *f)
 	        "  --limit BYTES      each NIC buffer's byte limit, 1..2147483648\n"
 	        "  --timeout MS       hotplug script timeout, 1..3600000\n"
 	        "  --verbose          log everything the library says\n"
+	        "  --json             one JSON object per epoch and a final summary object\n"
+	        "                     on stdout (other messages go to stderr)\n"
 	        "  --fault NAME[:NTH] for tests: make the NTH pass (default 1) of the library's\n"
 	        "                     fault point NAME fail (e.g. dev.postsuspend:3)\n"
 	        "Numbers are decimal digits only.  A failed checkpoint step ends the run with a\n"
@@ -243,6 +267,7 @@ static void parse(struct opts *o, int argc, char **argv)
 	        {"limit", required_argument, NULL, 'l'},
 	        {"timeout", required_argument, NULL, 'T'},
 	        {"verbose", no_argument, NULL, 'v'},
+	        {"json", no_argument, NULL, 'j'},
 	        {"fault", required_argument, NULL, 'f'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
@@ -301,6 +326,9 @@ static void parse(struct opts *o, int argc, char **argv)
 			break;
 		case 'T':
 			o->timeout_ms = parse_ms("--timeout", optarg, 1);
+			break;
+		case 'j':
+			o->json = true;
 			break;
 		case 'v':
 			o->verbose = true;
@@ -374,37 +402,60 @@ static int guest(struct driver *d, bool run)
 	return cmd ? ckpt_exec(d->ctx, argv, NULL, GUEST_CMD_TIMEOUT_MS, NULL, NULL) : 0;
 }
 
-/* Print what each NIC's buffer did in this epoch. */
-static void report_epoch(struct driver *d, const double us[3])
+/* Print what each NIC's buffer did in this epoch: a line for people, or
+ * with --json one object: {"epoch", "postsuspend_at_s", "commit_at_s",
+ * "latency_us": {step: us}, "nics": [{"vif", "ifb", "released", "held",
+ * "dropped"}]} (times from the start of the run). */
+static void report_epoch(struct driver *d, const double us[3], const double at[3])
 {
-	char line[1024];
+	char line[8192];
 	uint64_t drops = 0;
-	int len;
+	size_t len;
+	bool first = true;
 
-	len = snprintf(line, sizeof(line),
-	               "epoch %4u: postsuspend %6.0f us  preresume %4.0f us"
-	               "  commit %6.0f us",
-	               d->epoch, us[0], us[1], us[2]);
+	if (d->o.json)
+		len = (size_t)snprintf(
+		        line, sizeof(line),
+		        "{\"epoch\": %u, \"postsuspend_at_s\": %.6f, "
+		        "\"commit_at_s\": %.6f, \"latency_us\": {\"postsuspend\": %.1f, "
+		        "\"preresume\": %.1f, \"commit\": %.1f}, \"nics\": [",
+		        d->epoch, (at[0] - d->start_us) / 1e6, (at[2] - d->start_us) / 1e6, us[0],
+		        us[1], us[2]);
+	else
+		len = (size_t)snprintf(line, sizeof(line),
+		                       "epoch %4u: postsuspend %6.0f us  preresume %4.0f us"
+		                       "  commit %6.0f us",
+		                       d->epoch, us[0], us[1], us[2]);
 	for (size_t i = 0; i < ckpt_devset_count(d->set); i++) {
 		ckpt_dev *dev = ckpt_devset_device(d->set, i);
+		const char *vif;
 		ckpt_nic_stats st;
 
 		if (strcmp(ckpt_dev_kind_name(dev), "nic") || ckpt_nic_get_stats(dev, &st))
 			continue;
-		if ((size_t)len < sizeof(line))
-			len += snprintf(line + len, sizeof(line) - (size_t)len,
-			                " | %s: released %4" PRIu64 " held %4" PRIu64
-			                " dropped %" PRIu64,
-			                d->o.nics[ckpt_dev_devid(dev)],
-			                st.packets_released - d->released_before[i],
-			                st.packets_held, st.drops);
+		vif = d->o.nics[ckpt_dev_devid(dev)];
+		if (len < sizeof(line) && d->o.json)
+			len += (size_t)snprintf(
+			        line + len, sizeof(line) - len,
+			        "%s{\"vif\": \"%s\", \"ifb\": \"%s\", \"released\": %" PRIu64
+			        ", \"held\": %" PRIu64 ", \"dropped\": %" PRIu64 "}",
+			        first ? "" : ", ", vif, ckpt_nic_ifb(dev),
+			        st.packets_released - d->released_before[i], st.packets_held,
+			        st.drops);
+		else if (len < sizeof(line))
+			len += (size_t)snprintf(line + len, sizeof(line) - len,
+			                        " | %s: released %4" PRIu64 " held %4" PRIu64
+			                        " dropped %" PRIu64,
+			                        vif, st.packets_released - d->released_before[i],
+			                        st.packets_held, st.drops);
+		first = false;
 		d->released_before[i] = st.packets_released;
 		if (st.packets_held > d->max_held)
 			d->max_held = st.packets_held;
 		drops += st.drops; /* cumulative per NIC: their sum is the total */
 	}
 	d->drops = drops;
-	printf("%s\n", line);
+	printf("%s%s\n", line, d->o.json ? "]}" : "");
 	fflush(stdout);
 }
 
@@ -428,7 +479,7 @@ static void stop(struct driver *d)
 		return;
 	}
 	ev_timer_stop(d->loop, &d->tick);
-	printf("tearing down (held packets are released)\n");
+	fprintf(d->human, "tearing down (held packets are released)\n");
 	rc = ckpt_devset_teardown(d->set, &d->teardown_how);
 	if (rc)
 		teardown_done(d->ctx, rc, d);
@@ -442,7 +493,7 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	int (*const steps[3])(ckpt_devset *) = {ckpt_devset_postsuspend, ckpt_devset_preresume,
 	                                        ckpt_devset_commit};
 	unsigned epoch = d->epoch + 1;
-	double us[3];
+	double us[3], at[3];
 	const char *failed = NULL;
 	int rc = 0, s;
 
@@ -464,7 +515,7 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 			}
 			usleep(d->o.ack_ms * 1000);
 		}
-		t0 = now_us();
+		at[s] = t0 = now_us();
 		rc = steps[s](d->set);
 		us[s] = now_us() - t0;
 		lat_add(&d->lat[s], us[s]);
@@ -483,17 +534,19 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		return;
 	}
 	d->epoch = epoch;
-	report_epoch(d, us);
+	report_epoch(d, us, at);
 	if (d->o.count && d->epoch >= d->o.count)
 		stop(d);
 }
 
 static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
+	struct driver *d = w->data;
+
 	(void)loop;
 	(void)revents;
-	printf("signal %d\n", w->signum);
-	stop(w->data);
+	fprintf(d->human, "signal %d\n", w->signum);
+	stop(d);
 }
 
 static void setup_done(ckpt_ctx *ctx, int rc, void *user)
@@ -509,13 +562,13 @@ static void setup_done(ckpt_ctx *ctx, int rc, void *user)
 		finish(d);
 		return;
 	}
-	printf("domain %u: %zu device(s) protected; checkpoint every %u ms\n", d->o.domid,
-	       ckpt_devset_count(d->set), d->o.interval_ms);
+	fprintf(d->human, "domain %u: %zu device(s) protected; checkpoint every %u ms\n",
+	        d->o.domid, ckpt_devset_count(d->set), d->o.interval_ms);
 	for (size_t i = 0; i < ckpt_devset_count(d->set); i++) {
 		ckpt_dev *dev = ckpt_devset_device(d->set, i);
 		if (ckpt_nic_ifb(dev))
-			printf("  %s buffered through %s\n", d->o.nics[ckpt_dev_devid(dev)],
-			       ckpt_nic_ifb(dev));
+			fprintf(d->human, "  %s buffered through %s\n",
+			        d->o.nics[ckpt_dev_devid(dev)], ckpt_nic_ifb(dev));
 	}
 	fflush(stdout);
 	if (d->stopping) { /* a signal came while setting up, too late to abort */
@@ -539,13 +592,34 @@ static void teardown_done(ckpt_ctx *ctx, int rc, void *user)
 	finish(d);
 }
 
-static void summary(const struct driver *d)
+/* The end of the run: for people, or with --json one object
+ * {"summary": {"epochs", "max_held", "dropped", "steps": {step: {"n",
+ * "p50_us", "p99_us", "max_us"}}}}. */
+static void summary(struct driver *d)
 {
-	printf("%u checkpoint(s); most packets held at once %" PRIu64 "; dropped %" PRIu64 "\n",
-	       d->epoch, d->max_held, d->drops);
-	for (int s = 0; s < 3 && d->lat[s].n; s++)
-		printf("  %-11s min %7.1f us  avg %7.1f us  max %7.1f us\n", step_names[s],
-		       d->lat[s].min, d->lat[s].sum / d->lat[s].n, d->lat[s].max);
+	if (d->o.json)
+		printf("{\"summary\": {\"epochs\": %u, \"max_held\": %" PRIu64
+		       ", \"dropped\": %" PRIu64 ", \"steps\": {",
+		       d->epoch, d->max_held, d->drops);
+	else
+		printf("%u checkpoint(s); most packets held at once %" PRIu64 "; dropped %" PRIu64
+		       "\n",
+		       d->epoch, d->max_held, d->drops);
+	for (int s = 0; s < 3 && d->lat[s].n; s++) {
+		struct lat *l = &d->lat[s];
+		double p50 = lat_pct(l, 50), p99 = lat_pct(l, 99), max = l->v[l->n - 1];
+		if (d->o.json)
+			printf("%s\"%s\": {\"n\": %zu, \"p50_us\": %.1f, \"p99_us\": %.1f, "
+			       "\"max_us\": %.1f}",
+			       s ? ", " : "", step_names[s], l->n, p50, p99, max);
+		else
+			printf("  %-11s p50 %7.1f us  p99 %7.1f us  max %7.1f us  (%zu)\n",
+			       step_names[s], p50, p99, max, l->n);
+	}
+	if (d->o.json)
+		printf("}}}\n");
+	for (int s = 0; s < 3; s++)
+		free(d->lat[s].v);
 }
 
 static int run(struct driver *d, bool teardown_only)
@@ -555,6 +629,8 @@ static int run(struct driver *d, bool teardown_only)
 	size_t n = make_specs(d);
 	int rc;
 
+	d->human = d->o.json ? stderr : stdout;
+	d->start_us = now_us();
 	lg = xtl_createlogger_stdiostream(stderr, d->o.verbose ? XTL_DEBUG : XTL_WARN, 0);
 	copts.logger = (xentoollog_logger *)lg;
 	/* libev's default loop, as most libev programs have: it reaps every
@@ -576,7 +652,8 @@ static int run(struct driver *d, bool teardown_only)
 
 	if (teardown_only) {
 		rc = ckpt_devset_cleanup(d->set, NULL);
-		printf("domain %u: cleanup %s\n", d->o.domid, rc ? ckpt_strerror(rc) : "done");
+		fprintf(d->human, "domain %u: cleanup %s\n", d->o.domid,
+		        rc ? ckpt_strerror(rc) : "done");
 		goto out;
 	}
 
