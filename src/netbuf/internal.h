@@ -27,7 +27,7 @@
 #include "../devices/internal.h"
 #include "ckptdev/netbuf.h"
 
-struct nb_backend; /* per devset: the netlink sockets and the batch buffers */
+struct nb_backend; /* per devset: the netlink socket and the batch buffers */
 struct nb_plug;    /* per NIC: its IFB's plug qdisc */
 
 enum nb_action {
@@ -61,22 +61,32 @@ static inline struct nb_nic *nb_nic_of(const ckpt_dev *dev)
 	return ckpt_dev_priv(dev);
 }
 
-/* Open the devset's netlink sockets, sized for a checkpoint batch of nics
+/* Open the devset's netlink socket, sized for a checkpoint batch of nics
  * requests (every NIC of the devset); logs, at WARN, if the buffers cannot
  * hold that many answers, and the steps will then be split.  Logs and
  * returns an rc. */
 HIDDEN int nb_backend_open(ckpt_ctx *ctx, uint32_t domid, size_t nics, struct nb_backend **be_out);
 HIDDEN void nb_backend_close(struct nb_backend *be);
 
-/* Check that ifb is an IFB with a root plug qdisc and prepare the
- * request for it.  Logs (naming dev) and returns an rc. */
+/* Check that ifb is an IFB with a root plug qdisc (one RTM_GETLINK and
+ * one RTM_GETQDISC, no dump) and prepare the requests for it.  Logs
+ * (naming dev) and returns an rc: CKPT_ERROR_NOTFOUND (no such
+ * interface), CKPT_ERROR_INVAL (not an ifb), CKPT_ERROR_NOTSUP (its root
+ * qdisc is not a plug), or what the kernel's refusal maps to. */
 HIDDEN int nb_plug_attach(struct nb_backend *be, ckpt_dev *dev, const char *ifb,
                           struct nb_plug **plug_out);
 HIDDEN void nb_plug_detach(struct nb_backend *be, struct nb_plug *plug);
 
-/* The plug's counters, read from the kernel; CKPT_ERROR_NOTFOUND if the
- * IFB's root qdisc is no longer that plug. */
-HIDDEN int nb_plug_stats(struct nb_backend *be, struct nb_plug *plug, ckpt_nic_stats *out);
+/* The counters of the plugs of devs[0..n) (all attached), read with one
+ * RTM_GETQDISC per IFB, all in one sendmsg (or several, as for
+ * nb_plug_request).  out[i] and rcs[i] for devs[i]: 0; CKPT_ERROR_NOTFOUND
+ * (the IFB has gone, or its root qdisc is no longer that plug);
+ * CKPT_ERROR_NOMEM or CKPT_ERROR_NETLINK (refused, or the answer was
+ * lost).  Each failure is logged naming its NIC, and out[i] zeroed.  A
+ * drop counter grown since the last read is logged at WARN (raise limit=).
+ * Returns the first error.  No allocation. */
+HIDDEN int nb_plug_stats(struct nb_backend *be, ckpt_dev *const *devs, size_t n,
+                         ckpt_nic_stats *out, int *rcs);
 
 /* One action on the plug of each of devs[0..n) (all attached), sent to the
  * kernel as one batch (several sendmsgs if the socket buffers hold fewer

@@ -1,14 +1,30 @@
 /*
  * nb_nl.c - the network-buffering backend: the IFB's plug qdisc, driven
- * through netlink.  The only file that includes libnl.
+ * through netlink.  The only file that includes libnl, for one thing: its
+ * table from errno to -NLE_* (rc_from_nle).
  *
- * Two sockets, one job each, so that no answer is ever read by the wrong
- * reader and nothing has to be drained between them:
- *   - setup and the counters use libnl's object API on a libnl socket (look
- *     up the IFB, find its root qdisc, check it is a plug; read its stats);
- *   - the checkpoint path uses a plain NETLINK_ROUTE socket of its own
- *     (socket(2), connected to the kernel, so nothing else can write to
- *     it), with its own sequence numbers.  No libnl, no allocation.
+ * One plain NETLINK_ROUTE socket per devset (socket(2), connected to the
+ * kernel, so nothing else can write to it), with its own sequence numbers,
+ * carries every request; the requests are built and the answers parsed
+ * here.  No libnl object, no allocation after attach, and never a dump:
+ * a dump of the host's qdiscs or links per NIC would cost K NICs K^2.
+ *
+ *   attach    one RTM_GETLINK for the IFB by name (IFLA_IFNAME): is it an
+ *             ifb, and its ifindex; one RTM_GETQDISC for its root qdisc
+ *             (tcm_ifindex, tcm_parent TC_H_ROOT: a get, not a dump): is
+ *             it a plug, and its handle.  Then the plug's two requests
+ *             are built once: the "change" of a step (struct nb_req) and
+ *             the get of its counters (struct nb_get).
+ *   step      one "change" per NIC in ONE sendmsg, as described below.
+ *   counters  one get per NIC in ONE sendmsg, the same way: each is
+ *             answered with the root qdisc and its TCA_STATS2, or an error.
+ *
+ * A get is answered with the object (RTM_NEWLINK, RTM_NEWQDISC) or an
+ * error, under its sequence number; but a qdisc only to a get that sets
+ * NLM_F_ECHO (tc_get_qdisc "notifies", and unicasts only an echo), so ours
+ * set it.  A root qdisc the kernel does not show (the builtin noop of an
+ * IFB that never had one) gets no answer at all: the ack asked for on the
+ * last request of a batch marks its end.  (Both measured on 6.1 and 6.18.)
  *
  * A checkpoint step, for the n NICs of a devset:
  *
@@ -30,22 +46,26 @@
  *
  * Sizes.  Every answer is charged to the receive buffer at the kernel's
  * cost for a small skb, about 832 bytes (measured on 6.1 and 6.18; with
- * NETLINK_CAP_ACK an error carries 20 bytes, not the request echoed back).
- * At open the buffer is sized for every NIC of the devset failing at once,
- * NB_ANSWER_SPACE each: SO_RCVBUF, or SO_RCVBUFFORCE (CAP_NET_ADMIN) where
- * net.core.rmem_max is lower; the send buffer likewise for the requests
- * (netlink refuses a datagram longer than sndbuf - 32).  batch_max, the
- * requests one sendmsg carries, is what both buffers hold; a larger step
- * goes in several sendmsgs, each read to its end before the next is sent.
- * If the buffers could not be made large enough, nb_backend_open says so.
+ * NETLINK_CAP_ACK an error carries 20 bytes, not the request echoed back;
+ * a root qdisc with its counters, ~170 bytes, costs the same).  At open
+ * the buffer is sized for every NIC of the devset answering at once,
+ * NB_ANSWER_SPACE each (room enough for a batch of gets' closing ack):
+ * SO_RCVBUF, or SO_RCVBUFFORCE (CAP_NET_ADMIN) where net.core.rmem_max is
+ * lower; the send buffer likewise for the requests (netlink refuses a
+ * datagram longer than sndbuf - 32).  batch_max, the requests one sendmsg
+ * carries, is what both buffers hold; a larger step goes in several
+ * sendmsgs, each read to its end before the next is sent.  If the buffers
+ * could not be made large enough, nb_backend_open says so.
  *
  * Lost answers.  The kernel drops an answer when the receive buffer is full
  * (and then every later one until we read: the answers we get are a prefix)
  * or when it has no memory for it; either way recv() reports ENOBUFS once,
- * before the answers that were queued.  Those are read and used.  For each
- * other request the outcome is then unknown: with an ack on the last
- * request only, a success and a lost error look the same.  Such a NIC is
- * logged as "outcome unknown" and counted as done (rc 0), not failed:
+ * before the answers that were queued.  Those are read and used.  A NIC
+ * whose counters did not come fails that read (reading again is
+ * harmless).  For each other request of a step the outcome is then
+ * unknown: with an ack on the last request only, a success and a lost
+ * error look the same.  Such a NIC is logged as "outcome unknown" and
+ * counted as done (rc 0), not failed:
  *   - the kernel most likely ran it: a change to an attached plug fails
  *     only if the IFB or its plug has gone, and a NIC whose plug has gone
  *     fails the next step anyway, with its own error;
@@ -56,19 +76,20 @@
  * there was no ENOBUFS.  That would mean a malformed request cut the batch
  * short: the kernel silently drops the rest of the datagram, so those
  * requests did not run (the second point still holds).  Only a bug here
- * can cause it, as every request is a struct nb_req made by build_request.
+ * can cause it, as every request is a struct made by a build_ function.
  * With the receive buffer sized as above, answers are lost only when the
  * kernel runs out of memory.
  */
 #include <errno.h>
 #include <limits.h>
+#include <linux/gen_stats.h>
+#include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <netlink/errno.h>
 #include <netlink/netlink.h>
-#include <netlink/route/link.h>
-#include <netlink/route/qdisc.h>
-#include <netlink/route/tc.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,8 +102,10 @@
 /* Receive-buffer bytes allowed per answer: the ~832 the kernel charges,
  * with room to spare (it is a limit, not memory in use). */
 #define NB_ANSWER_SPACE 2048
-/* One answer per recv(): 36 bytes with NETLINK_CAP_ACK, 80 without. */
-#define NB_RECV_SPACE 1024
+/* One answer per recv(): an ack is 36 bytes with NETLINK_CAP_ACK, 80
+ * without; a root qdisc with its counters ~170; an IFB's RTM_NEWLINK
+ * ~1.5 K.  A longer answer would be cut short, and count as lost. */
+#define NB_RECV_SPACE 8192
 /* netlink_sendmsg() refuses a datagram longer than sndbuf minus this. */
 #define NB_SNDBUF_SLACK 32
 
@@ -107,24 +130,67 @@ _Static_assert(sizeof(struct nb_req) == offsetof(struct nb_req, opt_rta) +
                "no padding after TCA_OPTIONS");
 _Static_assert(sizeof(struct nb_req) % NLMSG_ALIGNTO == 0, "requests follow each other");
 
+/* An RTM_GETQDISC for the IFB's root qdisc and its counters. */
+struct nb_get {
+	struct nlmsghdr h;
+	struct tcmsg tcm;
+};
+
+/* An RTM_GETLINK for one interface, by name. */
+struct nb_getlink {
+	struct nlmsghdr h;
+	struct ifinfomsg ifi;
+	struct rtattr name_rta;
+	char name[IFNAMSIZ]; /* NUL-padded: the attribute's length is fixed */
+};
+
+_Static_assert(offsetof(struct nb_getlink, name_rta) ==
+                       NLMSG_ALIGN(NLMSG_LENGTH(sizeof(struct ifinfomsg))),
+               "IFLA_IFNAME follows the ifinfomsg");
+_Static_assert(sizeof(struct nb_getlink) ==
+                       offsetof(struct nb_getlink, name_rta) + RTA_ALIGN(RTA_LENGTH(IFNAMSIZ)),
+               "no padding after IFLA_IFNAME");
+_Static_assert(sizeof(struct nb_get) == NLMSG_LENGTH(sizeof(struct tcmsg)), "a bare tcmsg");
+
+/* What came back for one get of a batch (exchange). */
+struct nb_answer {
+	int error;         /* the errno of the kernel's error answer; 0 */
+	bool got;          /* the object came: the fields below are its */
+	int ifindex;       /* RTM_NEWLINK, RTM_NEWQDISC */
+	char kind[16];     /* IFLA_INFO_KIND or TCA_KIND; "" if none */
+	uint32_t handle;   /* RTM_NEWQDISC */
+	ckpt_nic_stats st; /* RTM_NEWQDISC's TCA_STATS2 */
+};
+
 struct nb_plug {
 	ckpt_dev *dev;
 	char ifb[16];
+	const char *kind; /* of the root qdisc attached to: "plug" (tests: a stand-in) */
 	int ifindex;
 	uint32_t handle;
+	uint64_t drops;    /* the drop counter at the last read */
 	struct nb_req req; /* a step copies it and stamps action, seq, flags */
+	struct nb_get get; /* a read of the counters copies it and stamps seq */
 };
 
 struct nb_backend {
 	ckpt_ctx *ctx;
-	uint32_t domid;         /* for the log */
-	struct nl_sock *sk;     /* libnl: attach, stats */
-	int fd;                 /* raw NETLINK_ROUTE: the checkpoint batches */
-	uint32_t seq;           /* of the last request sent on fd */
-	size_t batch_max;       /* requests per sendmsg: what both buffers hold */
-	struct nb_req *sendbuf; /* batch_max requests */
-	size_t *sent_index;     /* batch_max: position in the batch -> device */
+	uint32_t domid;            /* for the log */
+	int fd;                    /* raw NETLINK_ROUTE: every request */
+	uint32_t seq;              /* of the last request sent on fd */
+	size_t batch_max;          /* requests per sendmsg: what both buffers hold */
+	struct nb_req *sendbuf;    /* batch_max requests */
+	size_t *sent_index;        /* batch_max: position in the batch -> device */
+	struct nb_get *getbuf;     /* batch_max gets */
+	struct nb_answer *answers; /* batch_max: their answers */
 	unsigned char recvbuf[NB_RECV_SPACE];
+};
+
+/* Reading what the kernel queued on the socket (next_answer). */
+struct nb_rx {
+	struct nlmsghdr *h; /* the next message in recvbuf */
+	ssize_t left;       /* bytes of recvbuf from h on */
+	bool lost;          /* recv() said ENOBUFS: the kernel dropped answers */
 };
 
 static const char *const action_names[] = {
@@ -226,7 +292,8 @@ static int open_batch_socket(struct nb_backend *be, size_t nics)
 		    "domain %u: the netlink socket buffers (receive %d, send %d bytes) hold "
 		    "the answers of %zu plug requests, not %zu (net.core.rmem_max or "
 		    "wmem_max is lower, and SO_RCVBUFFORCE needs CAP_NET_ADMIN): each "
-		    "checkpoint step of these NICs goes to the kernel in %zu sendmsg calls",
+		    "checkpoint step (and read of the counters) of these NICs goes to the "
+		    "kernel in %zu sendmsg calls",
 		    be->domid, rcvbuf, sndbuf, be->batch_max, want,
 		    (want + be->batch_max - 1) / be->batch_max);
 	if (connect(be->fd, (struct sockaddr *)&kernel, sizeof(kernel))) {
@@ -239,7 +306,7 @@ static int open_batch_socket(struct nb_backend *be, size_t nics)
 int nb_backend_open(ckpt_ctx *ctx, uint32_t domid, size_t nics, struct nb_backend **be_out)
 {
 	struct nb_backend *be;
-	int err, rc;
+	int rc;
 
 	*be_out = NULL;
 	rc = ao_fault(ctx, FP_NL_CONNECT);
@@ -251,23 +318,13 @@ int nb_backend_open(ckpt_ctx *ctx, uint32_t domid, size_t nics, struct nb_backen
 	be->ctx = ctx;
 	be->domid = domid;
 	be->fd = -1;
-	be->sk = nl_socket_alloc();
-	if (!be->sk) {
-		LOG(ctx, ERROR, "cannot allocate a netlink socket");
-		rc = CKPT_ERROR_NOMEM;
-		goto out;
-	}
-	err = nl_connect(be->sk, NETLINK_ROUTE);
-	if (err < 0) {
-		LOG(ctx, ERROR, "cannot open a netlink socket: %s", nl_geterror(err));
-		rc = rc_from_nle(err);
-		goto out;
-	}
 	rc = open_batch_socket(be, nics);
 	if (rc)
 		goto out;
 	be->sendbuf = ao_calloc(be->batch_max, sizeof(*be->sendbuf));
 	be->sent_index = ao_calloc(be->batch_max, sizeof(*be->sent_index));
+	be->getbuf = ao_calloc(be->batch_max, sizeof(*be->getbuf));
+	be->answers = ao_calloc(be->batch_max, sizeof(*be->answers));
 	*be_out = be;
 out:
 	if (rc)
@@ -279,12 +336,12 @@ void nb_backend_close(struct nb_backend *be)
 {
 	if (!be)
 		return;
-	if (be->sk)
-		nl_socket_free(be->sk);
 	if (be->fd >= 0)
 		close(be->fd);
 	free(be->sendbuf);
 	free(be->sent_index);
+	free(be->getbuf);
+	free(be->answers);
 	free(be);
 }
 
@@ -321,61 +378,254 @@ static void build_request(struct nb_plug *p)
 	r->opt.action = TCQ_PLUG_BUFFER;
 }
 
+/* The get of the IFB's root qdisc, whatever its handle (the answer says
+ * which it is: tcm_handle 0 matches any). */
+static void build_get(struct nb_plug *p)
+{
+	struct nb_get *g = &p->get;
+
+	memset(g, 0, sizeof(*g));
+	g->h.nlmsg_len = sizeof(*g);
+	g->h.nlmsg_type = RTM_GETQDISC;
+	g->h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ECHO; /* see the top */
+	g->tcm.tcm_family = AF_UNSPEC;
+	g->tcm.tcm_ifindex = p->ifindex;
+	g->tcm.tcm_parent = TC_H_ROOT;
+}
+
+/* ------------------------------------------------------ reading answers */
+
+/* The next answer the kernel queued on the socket, or NULL when none is
+ * left.  rtnetlink answers inside send(), so everything is queued (or
+ * lost: rx->lost) when send() returns, and the reads never wait. */
+static struct nlmsghdr *next_answer(struct nb_backend *be, struct nb_rx *rx)
+{
+	struct nlmsghdr *h;
+	ssize_t len;
+
+	for (;;) {
+		if (rx->h && NLMSG_OK(rx->h, rx->left)) {
+			h = rx->h;
+			rx->h = NLMSG_NEXT(rx->h, rx->left);
+			return h;
+		}
+		len = recv(be->fd, be->recvbuf, sizeof(be->recvbuf), MSG_DONTWAIT);
+		if (len < 0 && errno == EINTR)
+			continue;
+		if (len < 0 && errno == ENOBUFS) {
+			rx->lost = true; /* what was queued before the loss still comes */
+			continue;
+		}
+		if (len < 0) {
+			if (errno != EAGAIN)
+				LOGE(be->ctx, ERROR, "domain %u: reading netlink answers",
+				     be->domid);
+			return NULL;
+		}
+		rx->h = (struct nlmsghdr *)be->recvbuf;
+		rx->left = len;
+	}
+}
+
+/* The string attribute a, bounded, into buf. */
+static void copy_string(char *buf, size_t size, const struct rtattr *a)
+{
+	snprintf(buf, size, "%.*s", (int)strnlen(RTA_DATA(a), RTA_PAYLOAD(a)),
+	         (const char *)RTA_DATA(a));
+}
+
+/* RTM_NEWLINK: the ifindex, and IFLA_LINKINFO's IFLA_INFO_KIND. */
+static void parse_link(const struct nlmsghdr *h, struct nb_answer *a)
+{
+	const struct ifinfomsg *ifi = NLMSG_DATA(h);
+	int len = (int)IFLA_PAYLOAD(h);
+
+	a->got = true;
+	a->ifindex = ifi->ifi_index;
+	for (const struct rtattr *r = IFLA_RTA(ifi); RTA_OK(r, len); r = RTA_NEXT(r, len)) {
+		int ilen = (int)RTA_PAYLOAD(r);
+
+		if ((r->rta_type & NLA_TYPE_MASK) != IFLA_LINKINFO)
+			continue;
+		for (const struct rtattr *i = RTA_DATA(r); RTA_OK(i, ilen); i = RTA_NEXT(i, ilen))
+			if (i->rta_type == IFLA_INFO_KIND)
+				copy_string(a->kind, sizeof(a->kind), i);
+	}
+}
+
+/* TCA_STATS2's members: bytes and packets dequeued (by a plug: released),
+ * the queue now (held), and what the limit refused. */
+static void parse_stats2(const struct rtattr *stats, ckpt_nic_stats *st)
+{
+	int len = (int)RTA_PAYLOAD(stats);
+
+	for (const struct rtattr *r = RTA_DATA(stats); RTA_OK(r, len); r = RTA_NEXT(r, len)) {
+		struct gnet_stats_basic b;
+		struct gnet_stats_queue q;
+		uint64_t packets;
+
+		if (r->rta_type == TCA_STATS_BASIC && RTA_PAYLOAD(r) >= sizeof(b)) {
+			memcpy(&b, RTA_DATA(r), sizeof(b));
+			st->bytes_released = b.bytes;
+			st->packets_released = b.packets;
+		} else if (r->rta_type == TCA_STATS_PKT64 && RTA_PAYLOAD(r) >= sizeof(packets)) {
+			/* after TCA_STATS_BASIC, when the count outgrew its 32 bits */
+			memcpy(&packets, RTA_DATA(r), sizeof(packets));
+			st->packets_released = packets;
+		} else if (r->rta_type == TCA_STATS_QUEUE && RTA_PAYLOAD(r) >= sizeof(q)) {
+			memcpy(&q, RTA_DATA(r), sizeof(q));
+			st->packets_held = q.qlen;
+			st->bytes_held = q.backlog;
+			st->drops = q.drops;
+		}
+	}
+}
+
+/* RTM_NEWQDISC: where it is, its kind and handle, and its counters. */
+static void parse_qdisc(const struct nlmsghdr *h, struct nb_answer *a)
+{
+	const struct tcmsg *tcm = NLMSG_DATA(h);
+	int len = (int)TCA_PAYLOAD(h);
+
+	a->got = true;
+	a->ifindex = tcm->tcm_ifindex;
+	a->handle = tcm->tcm_handle;
+	for (const struct rtattr *r = TCA_RTA(tcm); RTA_OK(r, len); r = RTA_NEXT(r, len)) {
+		if (r->rta_type == TCA_KIND)
+			copy_string(a->kind, sizeof(a->kind), r);
+		else if ((r->rta_type & NLA_TYPE_MASK) == TCA_STATS2)
+			parse_stats2(r, &a->st);
+	}
+}
+
+/*
+ * Send the k gets of size bytes each at reqs as one datagram, the last
+ * asking for an ack (it marks the end), and read the answers into
+ * be->answers[0..k).  Returns 0, or the errno of a send() that delivered
+ * nothing (then none ran).  *complete: every answer was read (else some
+ * were lost, and a get with neither object nor error is unknown rather
+ * than one the kernel had nothing to show for).
+ */
+static int exchange(struct nb_backend *be, void *reqs, size_t k, size_t size, bool *complete)
+{
+	uint32_t first_seq = be->seq + 1;
+	struct nb_rx rx = {0};
+	bool got_last = false;
+	struct nlmsghdr *h;
+	ssize_t r;
+
+	for (size_t j = 0; j < k; j++) {
+		h = (struct nlmsghdr *)((char *)reqs + j * size);
+		h->nlmsg_seq = ++be->seq;
+		h->nlmsg_flags &= ~NLM_F_ACK;
+		if (j == k - 1)
+			h->nlmsg_flags |= NLM_F_ACK;
+		memset(&be->answers[j], 0, sizeof(be->answers[j]));
+	}
+	do {
+		r = send(be->fd, reqs, k * size, 0);
+	} while (r < 0 && errno == EINTR);
+	if (r != (ssize_t)(k * size))
+		return r < 0 ? errno : EMSGSIZE; /* netlink takes a datagram whole or not at all */
+	while (!got_last && (h = next_answer(be, &rx))) {
+		size_t j = (uint32_t)(h->nlmsg_seq - first_seq);
+		struct nlmsgerr *e = NLMSG_DATA(h);
+
+		if (j >= k)
+			continue;
+		if (h->nlmsg_type == NLMSG_ERROR) {
+			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(e->error)))
+				continue;
+			if (e->error)
+				be->answers[j].error = -e->error;
+			got_last = j == k - 1;
+		} else if (h->nlmsg_type == RTM_NEWLINK &&
+		           h->nlmsg_len >= NLMSG_LENGTH(sizeof(struct ifinfomsg))) {
+			parse_link(h, &be->answers[j]);
+		} else if (h->nlmsg_type == RTM_NEWQDISC &&
+		           h->nlmsg_len >= NLMSG_LENGTH(sizeof(struct tcmsg))) {
+			parse_qdisc(h, &be->answers[j]);
+		}
+	}
+	*complete = got_last && !rx.lost;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- attach */
+
 /* The IFB's ifindex, after checking it is an ifb. */
 static int find_ifb(struct nb_backend *be, ckpt_dev *dev, const char *ifb, int *ifindex)
 {
-	struct rtnl_link *link = NULL;
-	const char *type;
-	int err, rc = 0;
+	struct nb_answer *a = &be->answers[0];
+	struct nb_getlink req;
+	bool complete;
+	int err;
 
-	err = rtnl_link_get_kernel(be->sk, 0, ifb, &link);
-	if (err < 0) {
-		DEV_LOG(dev, ERROR, "IFB %s: %s", ifb,
-		        err == -NLE_OBJ_NOTFOUND || err == -NLE_NODEV ? "no such interface"
-		                                                      : nl_geterror(err));
-		return rc_from_nle(err);
+	memset(&req, 0, sizeof(req));
+	req.h.nlmsg_len = sizeof(req);
+	req.h.nlmsg_type = RTM_GETLINK;
+	req.h.nlmsg_flags = NLM_F_REQUEST;
+	req.ifi.ifi_family = AF_UNSPEC;
+	req.name_rta.rta_type = IFLA_IFNAME;
+	req.name_rta.rta_len = RTA_LENGTH(sizeof(req.name));
+	snprintf(req.name, sizeof(req.name), "%s", ifb);
+	err = exchange(be, &req, 1, sizeof(req), &complete);
+	if (!err && !a->got)
+		err = a->error ? a->error : ENOBUFS; /* a get is always answered */
+	if (err == ENODEV) {
+		DEV_LOG(dev, ERROR, "IFB %s: no such interface", ifb);
+		return CKPT_ERROR_NOTFOUND;
 	}
-	type = rtnl_link_get_type(link);
-	if (!type || strcmp(type, "ifb")) {
-		DEV_LOG(dev, ERROR, "%s is %s%s, not an ifb device", ifb, type ? "of type " : "",
-		        type ? type : "a plain interface");
-		rc = CKPT_ERROR_INVAL;
+	if (err) {
+		LOGEV(be->ctx, ERROR, err, "domain %u: %s: cannot look up IFB %s", be->domid,
+		      dev->name, ifb);
+		return nb_rc_from_ack(err);
 	}
-	*ifindex = rtnl_link_get_ifindex(link);
-	rtnl_link_put(link);
-	return rc;
+	*ifindex = a->ifindex;
+	if (strcmp(a->kind, "ifb")) {
+		DEV_LOG(dev, ERROR, "%s is %s%s, not an ifb device", ifb,
+		        a->kind[0] ? "of type " : "", a->kind[0] ? a->kind : "a plain interface");
+		return CKPT_ERROR_INVAL;
+	}
+	return 0;
 }
 
 /* The handle of the IFB's root qdisc, after checking it is of the kind
  * wanted (a plug, but for the tests' stand-ins). */
-static int find_root(struct nb_backend *be, ckpt_dev *dev, const char *ifb, int ifindex,
-                     const char *want, uint32_t *handle)
+static int find_root(struct nb_backend *be, struct nb_plug *p)
 {
-	struct nl_cache *cache = NULL;
-	struct rtnl_qdisc *q;
-	const char *kind;
-	int err, rc = 0;
+	struct nb_answer *a = &be->answers[0];
+	const char *kind = NULL;
+	bool complete;
+	int err;
 
-	err = rtnl_qdisc_alloc_cache(be->sk, &cache);
-	if (err < 0) {
-		DEV_LOG(dev, ERROR, "cannot list qdiscs: %s", nl_geterror(err));
-		return rc_from_nle(err);
+	be->getbuf[0] = p->get;
+	err = exchange(be, be->getbuf, 1, sizeof(*be->getbuf), &complete);
+	/* EINVAL, ENOENT or no answer at all: no root qdisc the kernel shows */
+	if (!err && a->error && a->error != EINVAL && a->error != ENOENT)
+		err = a->error;
+	if (!err && !a->got && !a->error && !complete)
+		err = ENOBUFS; /* the answer was lost */
+	if (err == ENODEV) {
+		DEV_LOG(p->dev, ERROR, "IFB %s: no such interface", p->ifb);
+		return CKPT_ERROR_NOTFOUND;
 	}
-	q = rtnl_qdisc_get_by_parent(cache, ifindex, TC_H_ROOT);
-	kind = q ? rtnl_tc_get_kind(TC_CAST(q)) : NULL;
-	if (!kind || strcmp(kind, want)) {
-		DEV_LOG(dev, ERROR,
+	if (err) {
+		LOGEV(be->ctx, ERROR, err, "domain %u: %s: cannot read the root qdisc of %s",
+		      be->domid, p->dev->name, p->ifb);
+		return nb_rc_from_ack(err);
+	}
+	if (a->got && a->ifindex == p->ifindex)
+		kind = a->kind;
+	if (!kind || strcmp(kind, p->kind)) {
+		DEV_LOG(p->dev, ERROR,
 		        "%s has %s%s as its root qdisc, not %s (a kernel without sch_plug? "
 		        "CONFIG_NET_SCH_PLUG, modprobe sch_plug)",
-		        ifb, kind ? kind : "nothing", kind ? "" : " set", want);
-		rc = CKPT_ERROR_NOTSUP;
-	} else {
-		*handle = rtnl_tc_get_handle(TC_CAST(q));
+		        p->ifb, kind ? kind : "nothing", kind ? "" : " set", p->kind);
+		return CKPT_ERROR_NOTSUP;
 	}
-	if (q)
-		rtnl_qdisc_put(q);
-	nl_cache_free(cache);
-	return rc;
+	p->handle = a->handle;
+	return 0;
 }
 
 int nb_plug_attach_kind(struct nb_backend *be, ckpt_dev *dev, const char *ifb, const char *kind,
@@ -392,10 +642,13 @@ int nb_plug_attach_kind(struct nb_backend *be, ckpt_dev *dev, const char *ifb, c
 	}
 	p = ao_calloc(1, sizeof(*p));
 	p->dev = dev;
+	p->kind = kind;
 	snprintf(p->ifb, sizeof(p->ifb), "%s", ifb);
 	rc = find_ifb(be, dev, ifb, &p->ifindex);
-	if (!rc)
-		rc = find_root(be, dev, ifb, p->ifindex, kind, &p->handle);
+	if (!rc) {
+		build_get(p);
+		rc = find_root(be, p);
+	}
 	if (rc) {
 		free(p);
 		return rc;
@@ -410,43 +663,97 @@ int nb_plug_attach(struct nb_backend *be, ckpt_dev *dev, const char *ifb, struct
 	return nb_plug_attach_kind(be, dev, ifb, "plug", plug_out);
 }
 
-int nb_plug_stats(struct nb_backend *be, struct nb_plug *plug, ckpt_nic_stats *out)
-{
-	struct nl_cache *cache = NULL;
-	struct rtnl_qdisc *q;
-	const char *kind;
-	int err, rc = 0;
-
-	err = rtnl_qdisc_alloc_cache(be->sk, &cache);
-	if (err < 0) {
-		DEV_LOG(plug->dev, ERROR, "cannot list qdiscs: %s", nl_geterror(err));
-		return rc_from_nle(err);
-	}
-	/* the root qdisc now: the plug we attached to, or whatever replaced it */
-	q = rtnl_qdisc_get_by_parent(cache, plug->ifindex, TC_H_ROOT);
-	kind = q ? rtnl_tc_get_kind(TC_CAST(q)) : NULL;
-	if (!kind || strcmp(kind, "plug") || rtnl_tc_get_handle(TC_CAST(q)) != plug->handle) {
-		DEV_LOG(plug->dev, ERROR, "%s has lost its plug qdisc", plug->ifb);
-		rc = CKPT_ERROR_NOTFOUND;
-	} else {
-		struct rtnl_tc *tc = TC_CAST(q);
-		out->packets_released = rtnl_tc_get_stat(tc, RTNL_TC_PACKETS);
-		out->bytes_released = rtnl_tc_get_stat(tc, RTNL_TC_BYTES);
-		out->packets_held = rtnl_tc_get_stat(tc, RTNL_TC_QLEN);
-		out->bytes_held = rtnl_tc_get_stat(tc, RTNL_TC_BACKLOG);
-		out->drops = rtnl_tc_get_stat(tc, RTNL_TC_DROPS);
-	}
-	if (q)
-		rtnl_qdisc_put(q);
-	nl_cache_free(cache);
-	return rc;
-}
-
 void nb_plug_detach(struct nb_backend *be, struct nb_plug *plug)
 {
 	(void)be;
 	free(plug);
 }
+
+/* -------------------------------------------------------------- counters */
+
+/* A drop counter that grew since the last read: the buffer was full. */
+static void warn_drops(struct nb_plug *p, uint64_t drops)
+{
+	struct nb_nic *n = nb_nic_of(p->dev);
+	char limit[48];
+
+	if (n->limit)
+		snprintf(limit, sizeof(limit), "now %lu bytes", n->limit);
+	else
+		snprintf(limit, sizeof(limit), "now the hotplug script's default");
+	DEV_LOG(p->dev, WARN,
+	        "the buffer of %s (%s) was full: it dropped %llu packet(s) since the last "
+	        "read, %llu in all; raise the NIC's limit= parameter (%s)",
+	        n->vif, p->ifb, (unsigned long long)(drops - p->drops), (unsigned long long)drops,
+	        limit);
+}
+
+/* One NIC's answer to a read of the counters: its rc. */
+static int take_counters(struct nb_backend *be, struct nb_plug *p, const struct nb_answer *a,
+                         bool complete, ckpt_nic_stats *out)
+{
+	ckpt_dev *dev = p->dev;
+
+	if (a->error == ENODEV) {
+		DEV_LOG(dev, ERROR, "counters: IFB %s has gone", p->ifb);
+		return CKPT_ERROR_NOTFOUND;
+	}
+	if (a->error && a->error != EINVAL && a->error != ENOENT) {
+		LOGEV(be->ctx, ERROR, a->error, "domain %u: %s: cannot read the counters of %s",
+		      be->domid, dev->name, p->ifb);
+		return nb_rc_from_ack(a->error);
+	}
+	if (!a->got && !a->error && !complete) {
+		DEV_LOG(dev, ERROR, "counters of %s: the kernel's answer was lost (ENOBUFS?)",
+		        p->ifb);
+		return CKPT_ERROR_NETLINK;
+	}
+	/* the root qdisc now: the plug we attached to, or whatever replaced it */
+	if (!a->got || a->ifindex != p->ifindex || strcmp(a->kind, p->kind) ||
+	    a->handle != p->handle) {
+		DEV_LOG(dev, ERROR, "%s has lost its %s qdisc (its root is now %s)", p->ifb,
+		        p->kind, a->got && a->kind[0] ? a->kind : "none");
+		return CKPT_ERROR_NOTFOUND;
+	}
+	*out = a->st;
+	if (out->drops > p->drops)
+		warn_drops(p, out->drops);
+	p->drops = out->drops;
+	return 0;
+}
+
+int nb_plug_stats(struct nb_backend *be, ckpt_dev *const *devs, size_t n, ckpt_nic_stats *out,
+                  int *rcs)
+{
+	size_t k;
+	int first = 0;
+
+	for (size_t base = 0; base < n; base += k) {
+		bool complete = false;
+		int err;
+
+		k = n - base < be->batch_max ? n - base : be->batch_max;
+		for (size_t j = 0; j < k; j++)
+			be->getbuf[j] = nb_nic_of(devs[base + j])->plug->get;
+		err = exchange(be, be->getbuf, k, sizeof(*be->getbuf), &complete);
+		if (err)
+			LOGEV(be->ctx, ERROR, err, "domain %u: cannot send %zu counters request(s)",
+			      be->domid, k);
+		for (size_t j = 0; j < k; j++) {
+			struct nb_plug *p = nb_nic_of(devs[base + j])->plug;
+
+			memset(&out[base + j], 0, sizeof(out[base + j]));
+			rcs[base + j] = err ? nb_rc_from_ack(err)
+			                    : take_counters(be, p, &be->answers[j], complete,
+			                                    &out[base + j]);
+		}
+	}
+	for (size_t j = 0; j < n && !first; j++)
+		first = rcs[j];
+	return first;
+}
+
+/* ----------------------------------------------------------------- steps */
 
 /* The NICs of the batch just read that have neither an error nor, for
  * the last one, its ack: their outcome is unknown (see the top). */
@@ -468,51 +775,34 @@ static void log_unknown(struct nb_backend *be, ckpt_dev *const *devs, size_t k, 
 }
 
 /* Read the answers to the k requests just sent: an error for each one the
- * kernel refused, and the answer to the last.  All of them are queued (or
- * lost) by now, so the reads never wait. */
+ * kernel refused, and the answer to the last. */
 static void read_answers(struct nb_backend *be, ckpt_dev *const *devs, size_t k,
                          enum nb_action action, int *rcs)
 {
 	uint32_t first_seq = be->sendbuf[0].h.nlmsg_seq;
-	bool got_last = false, lost = false;
+	struct nb_rx rx = {0};
+	bool got_last = false;
+	struct nlmsghdr *h;
 
-	while (!got_last) {
-		ssize_t len = recv(be->fd, be->recvbuf, sizeof(be->recvbuf), MSG_DONTWAIT);
-		struct nlmsghdr *h;
+	while (!got_last && (h = next_answer(be, &rx))) {
+		struct nlmsgerr *e = NLMSG_DATA(h);
+		size_t j = (uint32_t)(h->nlmsg_seq - first_seq);
 
-		if (len < 0 && errno == EINTR)
+		if (h->nlmsg_type != NLMSG_ERROR || j >= k ||
+		    h->nlmsg_len < NLMSG_LENGTH(sizeof(e->error)))
 			continue;
-		if (len < 0 && errno == ENOBUFS) {
-			lost = true; /* what was queued before the loss still comes */
-			continue;
-		}
-		if (len < 0) {
-			if (errno != EAGAIN)
-				LOGE(be->ctx, ERROR, "reading the answers to plug %s",
-				     action_names[action]);
-			break;
-		}
-		for (h = (struct nlmsghdr *)be->recvbuf; NLMSG_OK(h, (size_t)len);
-		     h = NLMSG_NEXT(h, len)) {
-			struct nlmsgerr *e = NLMSG_DATA(h);
-			size_t j = (uint32_t)(h->nlmsg_seq - first_seq);
-
-			if (h->nlmsg_type != NLMSG_ERROR || j >= k ||
-			    h->nlmsg_len < NLMSG_LENGTH(sizeof(e->error)))
-				continue;
-			if (j == k - 1)
-				got_last = true;
-			if (e->error) {
-				ckpt_dev *dev = devs[be->sent_index[j]];
-				LOGEV(be->ctx, ERROR, -e->error,
-				      "domain %u: %s: plug %s on %s failed", ckpt_dev_domid(dev),
-				      dev->name, action_names[action], nb_nic_of(dev)->plug->ifb);
-				rcs[be->sent_index[j]] = nb_rc_from_ack(-e->error);
-			}
+		if (j == k - 1)
+			got_last = true;
+		if (e->error) {
+			ckpt_dev *dev = devs[be->sent_index[j]];
+			LOGEV(be->ctx, ERROR, -e->error, "domain %u: %s: plug %s on %s failed",
+			      ckpt_dev_domid(dev), dev->name, action_names[action],
+			      nb_nic_of(dev)->plug->ifb);
+			rcs[be->sent_index[j]] = nb_rc_from_ack(-e->error);
 		}
 	}
-	if (lost || !got_last)
-		log_unknown(be, devs, k, got_last, lost, action, rcs);
+	if (rx.lost || !got_last)
+		log_unknown(be, devs, k, got_last, rx.lost, action, rcs);
 }
 
 /* Send the k requests stamped in sendbuf as one datagram; read back. */

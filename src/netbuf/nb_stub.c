@@ -48,10 +48,13 @@ int nb_plug_request(struct nb_backend *be, ckpt_dev *const *devs, size_t n, enum
 	return n ? CKPT_ERROR_NOTSUP : 0;
 }
 
-int nb_plug_stats(struct nb_backend *be, struct nb_plug *plug, ckpt_nic_stats *out)
+int nb_plug_stats(struct nb_backend *be, ckpt_dev *const *devs, size_t n, ckpt_nic_stats *out,
+                  int *rcs)
 {
 	(void)be;
-	(void)plug;
+	(void)devs;
 	(void)out;
-	return CKPT_ERROR_NOTSUP;
+	for (size_t i = 0; i < n; i++)
+		rcs[i] = CKPT_ERROR_NOTSUP;
+	return n ? CKPT_ERROR_NOTSUP : 0;
 }

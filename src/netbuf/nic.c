@@ -350,6 +350,7 @@ const ckpt_dev_kind nb_nic_kind = {
 
 int ckpt_nic_get_stats(const ckpt_dev *dev, ckpt_nic_stats *out)
 {
+	ckpt_dev *d = (ckpt_dev *)dev; /* its plug's drop count changes, not the device */
 	ckpt_ctx *ctx;
 	int rc;
 
@@ -369,7 +370,7 @@ int ckpt_nic_get_stats(const ckpt_dev *dev, ckpt_nic_stats *out)
 		    ckpt_dev_domid(dev), dev->name);
 		rc = CKPT_ERROR_INVAL;
 	} else {
-		rc = nb_plug_stats(ckpt_dev_subkind(dev), nb_nic_of(dev)->plug, out);
+		nb_plug_stats(ckpt_dev_subkind(dev), &d, 1, out, &rc);
 	}
 	pthread_mutex_unlock(&dev->set->step_lock);
 	return rc;
