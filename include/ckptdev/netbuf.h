@@ -1,6 +1,7 @@
 /*
  * ckptdev/netbuf.h - what the NIC kind ("nic") offers beyond the generic
- * device interface: the numbers of its output buffer.
+ * device interface: the numbers of its output buffer, one NIC's or the
+ * whole devset's at once.
  *
  * A NIC device takes these parameters (see docs/devices.md):
  *   vif=NAME        the guest's backend interface (required)
@@ -40,11 +41,42 @@ typedef struct ckpt_nic_stats {
  * has gone or its root qdisc is no longer the plug set up; CKPT_ERROR_NOMEM
  * or CKPT_ERROR_NETLINK if the kernel refused or its answer was lost.
  * Failures are logged naming the NIC, and *out is then zeroed.  Drops
- * since the last read are logged as a warning naming the NIC and the
- * limit= to raise.  Takes the devset's step lock, as the checkpoint steps
- * do; allocates nothing.
+ * since the last read (of this NIC, by either call) are logged as a
+ * warning naming the NIC and the limit= to raise.  Threads and costs as
+ * for ckpt_devset_nic_stats: the devset's step lock, no allocation.
  */
 int ckpt_nic_get_stats(const ckpt_dev *dev, ckpt_nic_stats *out);
+
+/*
+ * Read the counters of every NIC of a READY devset at once: one netlink
+ * request per NIC's IFB, all in ONE sendmsg (a few, if the devset's
+ * netlink buffers could not be sized for all its NICs: setup says so),
+ * never a dump.  Cheap enough for every checkpoint, e.g. after
+ * postsuspend and after commit.
+ *
+ * out[i] (and rcs[i], if rcs is not NULL) is for the set's i-th NIC: the
+ * i-th device of kind "nic" in spec order (ckpt_devset_device order,
+ * devices of other kinds skipped).  n is the room in out and rcs: at
+ * least the set's number of NICs; slots past the last NIC are not
+ * touched.  rcs[i] is 0, or for that NIC alone CKPT_ERROR_NOTFOUND (its
+ * IFB or its plug has gone), CKPT_ERROR_NOMEM or CKPT_ERROR_NETLINK (the
+ * kernel refused, or its answer was lost: reading again is harmless); each
+ * failure is logged naming the NIC, its out[i] is zeroed, and the other
+ * NICs still get their counters.  A drop counter that grew since the last
+ * read is logged as a warning naming the NIC and saying to raise its
+ * limit= parameter.
+ *
+ * Returns 0 (every NIC read; also for a set without NICs), the first
+ * NIC's error after reading every NIC, or CKPT_ERROR_INVAL with nothing
+ * read: set is NULL, or out is NULL with n > 0, or (logged) n is smaller
+ * than the number of NICs or the set is not READY (a RELEASED set is).
+ *
+ * Threads: from any thread, without the event loop.  Takes the devset's
+ * step lock, as the checkpoint steps do: it waits for a step in progress
+ * (and a step for it), never for another devset's work.  Blocks on
+ * nothing but the kernel's answer; allocates nothing (but to log).
+ */
+int ckpt_devset_nic_stats(ckpt_devset *set, ckpt_nic_stats *out, int *rcs, size_t n);
 
 /* The IFB buffering a READY nic's output, or NULL. */
 const char *ckpt_nic_ifb(const ckpt_dev *dev);

@@ -23,6 +23,7 @@
  *           postsuspend = BUFFER, commit = RELEASE_ONE; the backup lost:
  *           release_all = RELEASE_INDEFINITE, rearm = BUFFER.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -373,6 +374,45 @@ int ckpt_nic_get_stats(const ckpt_dev *dev, ckpt_nic_stats *out)
 		nb_plug_stats(ckpt_dev_subkind(dev), &d, 1, out, &rc);
 	}
 	pthread_mutex_unlock(&dev->set->step_lock);
+	return rc;
+}
+
+int ckpt_devset_nic_stats(ckpt_devset *set, ckpt_nic_stats *out, int *rcs, size_t n)
+{
+	struct dev_group *grp = NULL;
+	int rc = 0;
+
+	if (!set || (n && !out))
+		return CKPT_ERROR_INVAL;
+	for (size_t g = 0; g < set->n_groups; g++)
+		if (set->groups[g].kind == &nb_nic_kind)
+			grp = &set->groups[g];
+	/* the netlink socket is the checkpoint path's: its lock, not ctx's */
+	pthread_mutex_lock(&set->step_lock);
+	if (set->state != CKPT_DEV_READY) {
+		LOG(set->ctx, ERROR,
+		    "ckpt_devset_nic_stats: domain %u: the devset is %s, not ready", set->domid,
+		    ckpt_dev_state_name(set->state));
+		rc = CKPT_ERROR_INVAL;
+		goto out;
+	}
+	if (!grp)
+		goto out; /* no NIC: nothing to read */
+	if (n < grp->n) {
+		LOG(set->ctx, ERROR,
+		    "ckpt_devset_nic_stats: domain %u: room for %zu NICs' counters, the devset "
+		    "has %zu NICs",
+		    set->domid, n, grp->n);
+		rc = CKPT_ERROR_INVAL;
+		goto out;
+	}
+	/* a READY set's NICs are all READY and attached */
+	for (size_t i = 0; i < grp->n; i++)
+		assert(grp->devs[i]->state == CKPT_DEV_READY && nb_nic_of(grp->devs[i])->plug);
+	/* without rcs, the steps' scratch (this lock is theirs) */
+	rc = nb_plug_stats(grp->subkind_priv, grp->devs, grp->n, out, rcs ? rcs : grp->rcs);
+out:
+	pthread_mutex_unlock(&set->step_lock);
 	return rc;
 }
 
