@@ -4,6 +4,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -230,4 +232,33 @@ void guestnics_send(struct guestnics *g, int i, int count)
 		if (sendto(g->tx, payload, sizeof(payload), 0, (struct sockaddr *)&to,
 		           sizeof(to)) != (ssize_t)sizeof(payload))
 			FAIL("guest send through eth%d: %s", i, strerror(errno));
+}
+
+int guestnet_send_frame(int pkt, int ifindex)
+{
+	struct sockaddr_ll to = {.sll_family = AF_PACKET,
+	                         .sll_protocol = htons(ETH_P_802_EX1),
+	                         .sll_ifindex = ifindex,
+	                         .sll_halen = ETH_ALEN};
+	unsigned char frame[GUESTNET_FRAME_BYTES] = {0xff,
+	                                             0xff,
+	                                             0xff,
+	                                             0xff,
+	                                             0xff,
+	                                             0xff, /* to everyone */
+	                                             0x02,
+	                                             0,
+	                                             0,
+	                                             0,
+	                                             0,
+	                                             1, /* from a local address */
+	                                             ETH_P_802_EX1 >> 8,
+	                                             ETH_P_802_EX1 & 0xff}; /* local experimental */
+
+	if (sendto(pkt, frame, sizeof(frame), 0, (struct sockaddr *)&to, sizeof(to)) ==
+	    (ssize_t)sizeof(frame))
+		return 0;
+	if (errno != ENOBUFS)
+		FAIL("sendto ifindex %d: %s", ifindex, strerror(errno));
+	return errno;
 }

@@ -58,6 +58,13 @@ void guestnics_dispose(struct guestnics *g);
 /* Send count datagrams from the guest through its NIC i. */
 void guestnics_send(struct guestnics *g, int i, int count);
 
+/* Send one 64-byte Ethernet frame (broadcast, ethertype 0x88b5) out of
+ * the interface ifindex, through its root qdisc, as if redirected there;
+ * pkt is an AF_PACKET raw socket.  Returns 0, or ENOBUFS if the qdisc
+ * dropped it; any other failure fails the test. */
+#define GUESTNET_FRAME_BYTES 64
+int guestnet_send_frame(int pkt, int ifindex);
+
 /* Run a shell command in the host namespace; its exit status. */
 int guestnet_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Its first line of output, in buf. */

@@ -12,8 +12,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
-#include <linux/if_ether.h>
-#include <linux/if_packet.h>
 #include <net/if.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -40,7 +38,7 @@
  * checkpoint steps promise none.  Not under a sanitizer, whose runtime
  * owns malloc: there the count stays 0.
  */
-static _Thread_local unsigned long thread_allocs;
+_Thread_local unsigned long thread_allocs; /* test_nl_errors.c reads it too */
 
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 extern void *__libc_malloc(size_t n);
@@ -699,33 +697,6 @@ static void make_plugged_ifbs(int n)
 	ASSERT_EQ(pclose(f), 0);
 }
 
-/* One Ethernet frame into the IFB's root qdisc, as if redirected there. */
-static void send_frame(int pkt, int ifindex)
-{
-	struct sockaddr_ll to = {.sll_family = AF_PACKET,
-	                         .sll_protocol = htons(ETH_P_802_EX1),
-	                         .sll_ifindex = ifindex,
-	                         .sll_halen = ETH_ALEN};
-	unsigned char frame[64] = {0xff,
-	                           0xff,
-	                           0xff,
-	                           0xff,
-	                           0xff,
-	                           0xff,
-	                           0x02,
-	                           0,
-	                           0,
-	                           0,
-	                           0,
-	                           1,
-	                           ETH_P_802_EX1 >> 8,
-	                           ETH_P_802_EX1 & 0xff};
-
-	if (sendto(pkt, frame, sizeof(frame), 0, (struct sockaddr *)&to, sizeof(to)) !=
-	    (ssize_t)sizeof(frame))
-		FAIL("sendto ifindex %d: %s", ifindex, strerror(errno));
-}
-
 static int cmp_ll(const void *a, const void *b)
 {
 	long long x = *(const long long *)a, y = *(const long long *)b;
@@ -798,7 +769,7 @@ TEST_T(nic_plug_many_nics_checkpoint_in_one_devset, 1500)
 		struct timespec a, b, d;
 
 		for (int i = 0; i < n; i++)
-			send_frame(pkt, ifindex[i]);
+			ASSERT_EQ(guestnet_send_frame(pkt, ifindex[i]), 0);
 		allocs = thread_allocs;
 		clock_gettime(CLOCK_MONOTONIC, &a);
 		ASSERT_OK(ckpt_devset_postsuspend(set));

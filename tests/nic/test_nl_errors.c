@@ -1,7 +1,8 @@
 /*
- * test_nl_errors.c - the libnl backend's checkpoint batch against a kernel
- * without sch_plug (make check-net runs nic_nl_*; built only with the libnl
- * backend, not with NETBUF=no).
+ * test_nl_errors.c - the netlink backend (nb_nl.c) against a kernel
+ * without sch_plug (make check-net runs nic_nl_*; built only with that
+ * backend, not with NETBUF=no): the checkpoint batch's errors, attach, and
+ * the counters.
  *
  * What a NIC's step returns when the kernel refuses its plug request needs
  * no plug: the translation of the answer's errno is checked on its own, and
@@ -12,10 +13,20 @@
  * of its own: the worst case for the receive buffer, and a check that each
  * answer reaches its own NIC.  The batch's success path needs the real
  * plug: the VM tests (test_nic.c, nic_plug_*) check it.
+ *
+ * Attach and the counters read any root qdisc the same way, so the
+ * stand-ins show them in full: what attach asks the kernel (counted from
+ * outside, at the socket calls), and the counters of pfifos that frames
+ * went through.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <linux/capability.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
 #include <sched.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -23,7 +34,102 @@
 #include "../harness/test.h"
 #include "../harness/tloop.h"
 #include "ckptdev/devices.h"
+#include "ckptdev/netbuf.h"
 #include "guestnet.h"
+
+/* Allocations by this thread, counted by test_nic.c's malloc. */
+extern _Thread_local unsigned long thread_allocs;
+
+/*
+ * The process's netlink traffic, counted while nl_counting is set, from
+ * outside the library: this binary links it statically, and its send,
+ * sendmsg, recv and recvmsg are these wrappers, which count on AF_NETLINK
+ * sockets the datagrams sent and the messages received, by type.  A dump
+ * would show as every qdisc (or link) of the namespace coming back, and
+ * NLMSG_DONE.
+ */
+static bool nl_counting;
+static unsigned long nl_sent, nl_got[RTM_MAX + 1];
+
+static void nl_count_start(void)
+{
+	nl_sent = 0;
+	memset(nl_got, 0, sizeof(nl_got));
+	nl_counting = true;
+}
+
+static bool is_netlink(int fd)
+{
+	int domain = 0;
+	socklen_t len = sizeof(domain);
+
+	return getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 && domain == AF_NETLINK;
+}
+
+static void count_received(int fd, const void *buf, ssize_t len, int flags)
+{
+	if (!nl_counting || len <= 0 || (flags & MSG_PEEK) || !is_netlink(fd))
+		return;
+	for (const struct nlmsghdr *h = buf; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len))
+		if (h->nlmsg_type <= RTM_MAX)
+			nl_got[h->nlmsg_type]++;
+}
+
+static void *next_fn(const char *name)
+{
+	void *fn = dlsym(RTLD_NEXT, name);
+
+	if (!fn)
+		abort();
+	return fn;
+}
+
+ssize_t send(int fd, const void *buf, size_t n, int flags)
+{
+	static ssize_t (*real)(int, const void *, size_t, int);
+
+	if (!real)
+		real = (ssize_t(*)(int, const void *, size_t, int))next_fn("send");
+	if (nl_counting && is_netlink(fd))
+		nl_sent++;
+	return real(fd, buf, n, flags);
+}
+
+ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	static ssize_t (*real)(int, const struct msghdr *, int);
+
+	if (!real)
+		real = (ssize_t(*)(int, const struct msghdr *, int))next_fn("sendmsg");
+	if (nl_counting && is_netlink(fd))
+		nl_sent++;
+	return real(fd, msg, flags);
+}
+
+ssize_t recv(int fd, void *buf, size_t n, int flags)
+{
+	static ssize_t (*real)(int, void *, size_t, int);
+	ssize_t r;
+
+	if (!real)
+		real = (ssize_t(*)(int, void *, size_t, int))next_fn("recv");
+	r = real(fd, buf, n, flags);
+	count_received(fd, buf, r, flags);
+	return r;
+}
+
+ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	static ssize_t (*real)(int, struct msghdr *, int);
+	ssize_t r;
+
+	if (!real)
+		real = (ssize_t(*)(int, struct msghdr *, int))next_fn("recvmsg");
+	r = real(fd, msg, flags);
+	if (msg->msg_iovlen == 1)
+		count_received(fd, msg->msg_iov[0].iov_base, r, flags);
+	return r;
+}
 
 /* CKPT_ERROR_INVAL promises "refused before anything was done": a request
  * the kernel refused is a netlink error, whatever its errno. */
@@ -54,47 +160,52 @@ TEST(nic_nl_kernel_out_of_memory_or_gone)
 
 #define STANDINS 300 /* more answers than a default receive buffer holds (~256) */
 
-/* STANDINS IFBs sb0.. in a network namespace of the test's own, each with
- * a pfifo root qdisc, and a devset of as many NICs attached to them. */
+/* n (up to STANDINS) IFBs sb0.. in a network namespace of the test's own,
+ * IPv6 off (so they send nothing of their own), each with a pfifo root
+ * qdisc, and a devset of as many NICs attached to them. */
 struct standins {
 	struct tloop *L;
 	ckpt_devset *set;
 	struct nb_backend *be;
+	int n;
 	ckpt_dev *devs[STANDINS];
 	int rcs[STANDINS];
 };
 
-static void standins_setup(struct standins *s, size_t sized_for)
+static void standins_setup(struct standins *s, int n, size_t sized_for)
 {
 	static char vifs[STANDINS][16];
 	static const char *params[STANDINS][3];
 	static ckpt_dev_spec specs[STANDINS];
 	FILE *f;
 
+	s->n = n;
 	if (unshare(CLONE_NEWNET))
 		SKIP("cannot make a network namespace (%s): needs root", strerror(errno));
+	guestnet_sh("echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6; "
+	            "echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6");
 	f = popen("ip -batch -", "w");
 	ASSERT_TRUE(f != NULL);
-	for (int i = 0; i < STANDINS; i++)
+	for (int i = 0; i < n; i++)
 		fprintf(f, "link add sb%d type ifb\n", i);
 	ASSERT_EQ(pclose(f), 0);
 	f = popen("tc -batch -", "w");
 	ASSERT_TRUE(f != NULL);
-	for (int i = 0; i < STANDINS; i++)
+	for (int i = 0; i < n; i++)
 		fprintf(f, "qdisc add dev sb%d root handle 1: pfifo\n", i);
 	ASSERT_EQ(pclose(f), 0);
 
 	s->L = tloop_new(CKPT_LOOP_POLL);
-	for (int i = 0; i < STANDINS; i++) {
+	for (int i = 0; i < n; i++) {
 		snprintf(vifs[i], sizeof(vifs[i]), "vif=sb%d", i);
 		params[i][0] = vifs[i];
 		params[i][1] = "script=/bin/true"; /* never run */
 		params[i][2] = NULL;
 		specs[i] = (ckpt_dev_spec){"nic", i, params[i]};
 	}
-	ASSERT_OK(ckpt_devset_new(tloop_ctx(s->L), 9, specs, STANDINS, &s->set));
+	ASSERT_OK(ckpt_devset_new(tloop_ctx(s->L), 9, specs, (size_t)n, &s->set));
 	ASSERT_OK(nb_backend_open(tloop_ctx(s->L), 9, sized_for, &s->be));
-	for (int i = 0; i < STANDINS; i++) {
+	for (int i = 0; i < n; i++) {
 		s->devs[i] = ckpt_devset_device(s->set, (size_t)i);
 		ASSERT_OK(nb_plug_attach_kind(s->be, s->devs[i], vifs[i] + 4, "pfifo",
 		                              &nb_nic_of(s->devs[i])->plug));
@@ -103,7 +214,7 @@ static void standins_setup(struct standins *s, size_t sized_for)
 
 static void standins_dispose(struct standins *s)
 {
-	for (int i = 0; i < STANDINS; i++) {
+	for (int i = 0; i < s->n; i++) {
 		nb_plug_detach(s->be, nb_nic_of(s->devs[i])->plug);
 		nb_nic_of(s->devs[i])->plug = NULL;
 	}
@@ -144,7 +255,7 @@ TEST_T(nic_nl_batch_each_refusal_reaches_its_nic, 60)
 {
 	struct standins s;
 
-	standins_setup(&s, STANDINS);
+	standins_setup(&s, STANDINS, STANDINS);
 	ASSERT_EQ(nb_backend_batch_max(s.be), STANDINS); /* as root: SO_RCVBUFFORCE */
 	ASSERT_TRUE(!tlog_contains(s.L, "hold the answers of"));
 	break_three();
@@ -163,7 +274,7 @@ TEST_T(nic_nl_batch_larger_than_the_buffers_goes_in_pieces, 60)
 {
 	struct standins s;
 
-	standins_setup(&s, 4);
+	standins_setup(&s, STANDINS, 4);
 	ASSERT_EQ(nb_backend_batch_max(s.be), 4);
 	break_three();
 	expect_each_nic_its_own_rc(&s, NB_BUFFER);
@@ -181,7 +292,7 @@ TEST_T(nic_nl_lost_answers_count_as_done_and_are_logged, 60)
 	struct standins s;
 	int answered = 0;
 
-	standins_setup(&s, STANDINS);
+	standins_setup(&s, STANDINS, STANDINS);
 	nb_backend_set_rcvbuf(s.be, 16384); /* ~20 answers */
 	ASSERT_RC(nb_plug_request(s.be, s.devs, STANDINS, NB_BUFFER, s.rcs), CKPT_ERROR_NETLINK);
 	while (answered < STANDINS && s.rcs[answered] == CKPT_ERROR_NETLINK)
@@ -234,4 +345,193 @@ TEST(nic_nl_small_buffers_are_reported_at_open)
 	ASSERT_TRUE(tlog_contains(L, "domain 9: the netlink socket buffers"));
 	nb_backend_close(be);
 	tloop_free(L);
+}
+
+/* ------------------------------------------------ attach, and the counters */
+
+#define COUNTED 50
+
+/* Attach asks the kernel about its own IFB and nothing else: one
+ * RTM_GETLINK by name and one RTM_GETQDISC for the root, each answered
+ * with that one object (and the ack that ends it).  A dump of the
+ * namespace's qdiscs per attach, as before, brought 50 stand-ins' qdiscs
+ * (and lo's) to each of the 50 attaches. */
+TEST_T(nic_nl_attach_asks_for_its_ifb_not_a_dump, 60)
+{
+	struct standins s;
+
+	nl_count_start();
+	standins_setup(&s, COUNTED, COUNTED);
+	nl_counting = false;
+	ASSERT_EQ(nl_sent, 2 * COUNTED);
+	ASSERT_EQ(nl_got[RTM_NEWLINK], COUNTED);
+	ASSERT_EQ(nl_got[RTM_NEWQDISC], COUNTED);
+	ASSERT_EQ(nl_got[NLMSG_ERROR], 2 * COUNTED); /* the acks, all 0 */
+	ASSERT_EQ(nl_got[NLMSG_DONE], 0);            /* what ends a dump */
+	standins_dispose(&s);
+}
+
+/* Attach still says what is wrong, in the same words: no such interface,
+ * not an ifb, no root qdisc, a root qdisc that is not the plug. */
+TEST_T(nic_nl_attach_says_what_is_wrong, 60)
+{
+	struct standins s;
+	struct nb_plug *p = NULL;
+	ckpt_dev *dev;
+
+	standins_setup(&s, 1, 1);
+	dev = s.devs[0];
+	ASSERT_EQ(guestnet_sh("ip link add nb-veth type veth peer name nb-peer && "
+	                      "ip link add nb-bare type ifb"),
+	          0);
+	ASSERT_RC(nb_plug_attach(s.be, dev, "nb-none", &p), CKPT_ERROR_NOTFOUND);
+	ASSERT_TRUE(tlog_contains(s.L, "domain 9: nic 0: IFB nb-none: no such interface"));
+	ASSERT_RC(nb_plug_attach(s.be, dev, "nb-veth", &p), CKPT_ERROR_INVAL);
+	ASSERT_TRUE(tlog_contains(s.L, "domain 9: nic 0: nb-veth is of type veth, not an ifb"));
+	ASSERT_RC(nb_plug_attach(s.be, dev, "lo", &p), CKPT_ERROR_INVAL);
+	ASSERT_TRUE(tlog_contains(s.L, "lo is a plain interface, not an ifb device"));
+	/* down and never given a qdisc: the kernel shows no root (its get is
+	 * not answered at all) */
+	ASSERT_RC(nb_plug_attach(s.be, dev, "nb-bare", &p), CKPT_ERROR_NOTSUP);
+	ASSERT_TRUE(tlog_contains(s.L, "nb-bare has nothing set as its root qdisc, not plug"));
+	ASSERT_RC(nb_plug_attach(s.be, dev, "sb0", &p), CKPT_ERROR_NOTSUP);
+	ASSERT_TRUE(tlog_contains(s.L, "domain 9: nic 0: sb0 has pfifo as its root qdisc, not "
+	                               "plug (a kernel without sch_plug? CONFIG_NET_SCH_PLUG"));
+	ASSERT_TRUE(p == NULL);
+	standins_dispose(&s);
+}
+
+/* out[i] is what NIC i's pfifo counted: i + 1 frames passed, none held,
+ * none dropped; but NIC 7's pfifo (limit 0) dropped `dropped7`. */
+static void expect_standin_counts(const struct standins *s, const ckpt_nic_stats *out,
+                                  uint64_t dropped7)
+{
+	for (int i = 0; i < s->n; i++) {
+		uint64_t passed = i == 7 ? 0 : (uint64_t)i + 1;
+		const ckpt_nic_stats *st = &out[i];
+
+		if (s->rcs[i] || st->packets_released != passed ||
+		    st->bytes_released != passed * GUESTNET_FRAME_BYTES || st->packets_held ||
+		    st->bytes_held || st->drops != (i == 7 ? dropped7 : 0))
+			FAIL("nic %d: rc %d, released %llu (%llu bytes), held %llu (%llu bytes), "
+			     "dropped %llu",
+			     i, s->rcs[i], (unsigned long long)st->packets_released,
+			     (unsigned long long)st->bytes_released,
+			     (unsigned long long)st->packets_held,
+			     (unsigned long long)st->bytes_held, (unsigned long long)st->drops);
+	}
+}
+
+/*
+ * The counters of 50 NICs in one sendmsg: each pfifo's own numbers reach
+ * its own slot, a drop is a warning naming the NIC and its limit=, a
+ * second read allocates nothing, and NICs that lost their IFB or its
+ * qdisc behind the backend's back (one in the middle, the last) fail in
+ * their own slots only.  A backend whose buffers hold 4 answers reads the
+ * same in 13 sendmsgs.
+ */
+TEST_T(nic_nl_counters_of_50_nics_in_one_sendmsg, 60)
+{
+	static ckpt_nic_stats out[COUNTED];
+	struct nb_backend *be4;
+	struct standins s;
+	unsigned long allocs;
+	int pkt, ifindex[COUNTED];
+	char name[16];
+	FILE *f;
+
+	standins_setup(&s, COUNTED, COUNTED);
+	/* up, a pfifo passes each frame at once, and "released" counts it;
+	 * NIC 7's refuses every frame */
+	f = popen("ip -batch -", "w");
+	ASSERT_TRUE(f != NULL);
+	for (int i = 0; i < COUNTED; i++)
+		fprintf(f, "link set sb%d up\n", i);
+	ASSERT_EQ(pclose(f), 0);
+	ASSERT_EQ(guestnet_sh("tc qdisc change dev sb7 root handle 1: pfifo limit 0"), 0);
+	pkt = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	ASSERT_TRUE(pkt >= 0);
+	for (int i = 0; i < COUNTED; i++) {
+		snprintf(name, sizeof(name), "sb%d", i);
+		ifindex[i] = (int)if_nametoindex(name);
+		ASSERT_GT(ifindex[i], 0);
+		for (int j = 0; j <= i; j++)
+			ASSERT_EQ(guestnet_send_frame(pkt, ifindex[i]), i == 7 ? ENOBUFS : 0);
+	}
+
+	nl_count_start();
+	ASSERT_OK(nb_plug_stats(s.be, s.devs, COUNTED, out, s.rcs));
+	nl_counting = false;
+	ASSERT_EQ(nl_sent, 1);
+	ASSERT_EQ(nl_got[RTM_NEWQDISC], COUNTED);
+	expect_standin_counts(&s, out, 8);
+	ASSERT_TRUE(tlog_contains(s.L, "domain 9: nic 7: the buffer of sb7 (sb7) was full: it "
+	                               "dropped 8 packet(s) since the last read, 8 in all; raise "
+	                               "the NIC's limit= parameter"));
+
+	/* nothing new: no warning, and the read allocates nothing */
+	tlog_clear(s.L);
+	allocs = thread_allocs;
+	ASSERT_OK(nb_plug_stats(s.be, s.devs, COUNTED, out, s.rcs));
+	ASSERT_EQ(thread_allocs - allocs, 0);
+	expect_standin_counts(&s, out, 8);
+	ASSERT_TRUE(!tlog_contains(s.L, "was full"));
+	ASSERT_EQ(guestnet_send_frame(pkt, ifindex[7]), ENOBUFS);
+	ASSERT_OK(nb_plug_stats(s.be, s.devs, COUNTED, out, s.rcs));
+	ASSERT_TRUE(tlog_contains(s.L, "nic 7: the buffer of sb7 (sb7) was full: it dropped 1 "
+	                               "packet(s) since the last read, 9 in all"));
+
+	/* in pieces, when the buffers hold fewer answers */
+	ASSERT_OK(nb_backend_open(tloop_ctx(s.L), 9, 4, &be4));
+	ASSERT_EQ(nb_backend_batch_max(be4), 4);
+	nl_count_start();
+	ASSERT_OK(nb_plug_stats(be4, s.devs, COUNTED, out, s.rcs));
+	nl_counting = false;
+	ASSERT_EQ(nl_sent, (COUNTED + 3) / 4);
+	expect_standin_counts(&s, out, 9);
+
+	/* behind the backend's back: IFB 20 deleted, IFB 30's qdisc deleted
+	 * (its root is the default again), the last IFB deleted */
+	ASSERT_EQ(guestnet_sh("ip link del sb20 && tc qdisc del dev sb30 root && "
+	                      "ip link del sb%d",
+	                      COUNTED - 1),
+	          0);
+	tlog_clear(s.L);
+	for (int k = 0; k < 2; k++) {
+		ASSERT_RC(nb_plug_stats(k ? be4 : s.be, s.devs, COUNTED, out, s.rcs),
+		          CKPT_ERROR_NOTFOUND);
+		for (int i = 0; i < COUNTED; i++) {
+			bool gone = i == 20 || i == 30 || i == COUNTED - 1;
+			uint64_t passed = i == 7 ? 0 : (uint64_t)i + 1;
+
+			ASSERT_RC(s.rcs[i], gone ? CKPT_ERROR_NOTFOUND : 0);
+			ASSERT_EQ(out[i].packets_released, gone ? 0 : passed);
+		}
+	}
+	ASSERT_TRUE(tlog_contains(s.L, "domain 9: nic 20: counters: IFB sb20 has gone"));
+	ASSERT_TRUE(tlog_contains(s.L, "domain 9: nic 30: sb30 has lost its pfifo qdisc"));
+	ASSERT_TRUE(tlog_contains(s.L, "domain 9: nic 49: counters: IFB sb49 has gone"));
+	ASSERT_TRUE(!tlog_contains(s.L, "nic 21:"));
+
+	nb_backend_close(be4);
+	close(pkt);
+	standins_dispose(&s);
+}
+
+/* The public call's own refusals: a devset that is not READY (these
+ * stand-ins' is NEW: a NIC devset becomes READY only with a real plug,
+ * see nic_plug_* in test_nic.c), no devset. */
+TEST_T(nic_nl_devset_counters_need_a_ready_devset, 60)
+{
+	ckpt_nic_stats out[2];
+	struct standins s;
+
+	standins_setup(&s, 2, 2);
+	ASSERT_RC(ckpt_devset_nic_stats(s.set, out, s.rcs, 2), CKPT_ERROR_INVAL);
+	ASSERT_TRUE(tlog_contains(s.L, "ckpt_devset_nic_stats: domain 9: the devset is new, not "
+	                               "ready"));
+	ASSERT_RC(ckpt_devset_nic_stats(NULL, out, s.rcs, 2), CKPT_ERROR_INVAL);
+	ASSERT_RC(ckpt_devset_nic_stats(s.set, NULL, NULL, 2), CKPT_ERROR_INVAL);
+	ASSERT_RC(ckpt_nic_get_stats(s.devs[0], out), CKPT_ERROR_INVAL);
+	standins_dispose(&s);
 }
