@@ -210,6 +210,66 @@ TEST_T(nic_noplug_netlink_fault_fails_before_the_script, 60)
 	nic_end(&g, L, set);
 }
 
+/* A datagram of the pretend guest as its buffer counts it: 64 bytes of
+ * payload in UDP, IPv4 and Ethernet headers. */
+#define GUEST_FRAME_BYTES (64 + 8 + 20 + 14)
+#define COUNTS_MAX        256
+
+/*
+ * The counters of the set's n NICs, read in one call (ckpt_devset_nic_stats)
+ * until they are what is expected, as a released frame is counted by a
+ * softirq, maybe a little later: each NIC has released `released` frames
+ * of frame_bytes each and holds `held`, none dropped; but a NIC i with
+ * want_rcs[i] != 0 (want_rcs NULL: none) fails with it, its slot zeroed,
+ * and the call returns the first such rc.  The reads allocate nothing.
+ */
+static void expect_set_counts(ckpt_devset *set, size_t n, uint64_t released, uint64_t held,
+                              uint64_t frame_bytes, const int *want_rcs)
+{
+	static ckpt_nic_stats st[COUNTS_MAX];
+	static int rcs[COUNTS_MAX];
+	long long deadline = test_now_ms() + WAIT_MS;
+	int rc, want_rc = 0;
+	size_t bad;
+
+	ASSERT_LE(n, COUNTS_MAX);
+	for (size_t i = 0; i < n && want_rcs && !want_rc; i++)
+		want_rc = want_rcs[i];
+	for (;;) {
+		rc = ckpt_devset_nic_stats(set, st, rcs, n);
+		for (bad = 0; bad < n; bad++) {
+			int want = want_rcs ? want_rcs[bad] : 0;
+			uint64_t r = want ? 0 : released, h = want ? 0 : held;
+
+			if (rcs[bad] != want || st[bad].packets_released != r ||
+			    st[bad].bytes_released != r * frame_bytes ||
+			    st[bad].packets_held != h || st[bad].bytes_held != h * frame_bytes ||
+			    st[bad].drops)
+				break;
+		}
+		if (bad == n || test_now_ms() > deadline)
+			break;
+		usleep(10000);
+	}
+	if (bad < n)
+		FAIL("nic %zu (%s): rc %d, released %llu (%llu bytes), held %llu (%llu bytes), "
+		     "dropped %llu; expected rc %d, %llu and %llu frames of %llu bytes",
+		     bad, ckpt_nic_ifb(ckpt_devset_device(set, bad)), rcs[bad],
+		     (unsigned long long)st[bad].packets_released,
+		     (unsigned long long)st[bad].bytes_released,
+		     (unsigned long long)st[bad].packets_held,
+		     (unsigned long long)st[bad].bytes_held, (unsigned long long)st[bad].drops,
+		     want_rcs ? want_rcs[bad] : 0, (unsigned long long)released,
+		     (unsigned long long)held, (unsigned long long)frame_bytes);
+	ASSERT_RC(rc, want_rc);
+}
+
+/* The one NIC of a guestnet bench. */
+static void expect_guest_counts(ckpt_devset *set, uint64_t released, uint64_t held)
+{
+	expect_set_counts(set, 1, released, held, GUEST_FRAME_BYTES, NULL);
+}
+
 /* Receive what the plug lets out now: exactly `want`, then nothing. */
 static void expect_released(struct guestnet *g, int want, uint32_t first)
 {
@@ -234,18 +294,23 @@ TEST_T(nic_plug_epochs_release_exactly_what_was_committed, 240)
 	ASSERT_TRUE(strncmp(guestnet_sh_out(buf, sizeof(buf), "xenstore-read " XS_FOLDER "/ifb"),
 	                    "ifb", 3) == 0);
 
-	/* a new buffer holds everything */
+	/* a new buffer holds everything; the counters, read for the whole
+	 * set at each step, say so epoch by epoch */
 	guestnet_send(&g, 5); /* 1..5 */
 	ASSERT_EQ(guestnet_receive(&g, 0, GRACE_MS), 0);
+	expect_guest_counts(set, 0, 5);
 
 	/* checkpoint 1: the barrier goes after 1..5; 6..8 come later */
 	ASSERT_OK(ckpt_devset_postsuspend(set));
-	guestnet_send(&g, 3); /* 6..8 */
+	expect_guest_counts(set, 0, 5); /* the epoch just closed */
+	guestnet_send(&g, 3);           /* 6..8 */
 	ASSERT_OK(ckpt_devset_preresume(set));
 	ASSERT_EQ(guestnet_receive(&g, 0, GRACE_MS), 0); /* not acknowledged yet */
+	expect_guest_counts(set, 0, 8);
 	ASSERT_OK(ckpt_devset_commit(set));
 	expect_released(&g, 5, 1);
-	/* the kernel's own counters say the same */
+	expect_guest_counts(set, 5, 3);
+	/* and one NIC's read says the same */
 	ASSERT_OK(ckpt_nic_get_stats(ckpt_devset_device(set, 0), &st));
 	ASSERT_EQ(st.packets_released, 5);
 	ASSERT_EQ(st.packets_held, 3);
@@ -258,18 +323,23 @@ TEST_T(nic_plug_epochs_release_exactly_what_was_committed, 240)
 	ASSERT_OK(ckpt_devset_preresume(set));
 	ASSERT_OK(ckpt_devset_commit(set));
 	expect_released(&g, 3, 6);
+	expect_guest_counts(set, 8, 2);
 
 	/* more epochs, of different sizes: each commit lets out the epoch
 	 * its postsuspend closed, which is what was open before it */
 	uint32_t open_first = 9;
 	int open_count = 2;
+	uint64_t released = 8;
 	for (int k = 1; k <= 4; k++) {
 		uint32_t first = g.next_seq + 1;
 		ASSERT_OK(ckpt_devset_postsuspend(set));
+		expect_guest_counts(set, released, (uint64_t)open_count);
 		guestnet_send(&g, k);
 		ASSERT_OK(ckpt_devset_preresume(set));
 		ASSERT_OK(ckpt_devset_commit(set));
 		expect_released(&g, open_count, open_first);
+		released += (uint64_t)open_count;
+		expect_guest_counts(set, released, (uint64_t)k);
 		open_first = first;
 		open_count = k;
 	}
@@ -551,27 +621,6 @@ static void expect_last_rcs(ckpt_devset *set, const int *want)
 	}
 }
 
-/* The plug's counters once the kernel has let out what it released (a
- * release is sent on by a softirq, maybe a little later). */
-static void expect_plug_counts(ckpt_devset *set, int i, uint64_t released, uint64_t held)
-{
-	ckpt_dev *dev = ckpt_devset_device(set, (size_t)i);
-	long long deadline = test_now_ms() + WAIT_MS;
-	ckpt_nic_stats st;
-
-	do {
-		ASSERT_OK(ckpt_nic_get_stats(dev, &st));
-		if (st.packets_released == released && st.packets_held == held)
-			break;
-		usleep(10000);
-	} while (test_now_ms() < deadline);
-	if (st.packets_released != released || st.packets_held != held || st.drops)
-		FAIL("nic %d (%s): released %llu held %llu dropped %llu, expected %llu, %llu, 0", i,
-		     ckpt_nic_ifb(dev), (unsigned long long)st.packets_released,
-		     (unsigned long long)st.packets_held, (unsigned long long)st.drops,
-		     (unsigned long long)released, (unsigned long long)held);
-}
-
 #define BATCH_NICS 8
 
 /*
@@ -581,11 +630,13 @@ static void expect_plug_counts(ckpt_devset *set, int i, uint64_t released, uint6
  * the last (its plug replaced by a pfifo with the same handle: EINVAL).
  * Each failing NIC gets its own rc from its own error answer, every other
  * NIC's is 0, and the others' plugs really took every barrier and release:
- * their counters show exactly the epochs committed.
+ * their counters show exactly the epochs committed.  Those counters are
+ * read for all 8 NICs at once (ckpt_devset_nic_stats): the NICs whose plug
+ * has gone fail in their own slots, NOTFOUND, and the others are read.
  */
 TEST_T(nic_plug_batch_a_failing_nic_gets_its_own_rc, 600)
 {
-	int want[BATCH_NICS] = {0};
+	int want[BATCH_NICS] = {0}, stats_want[BATCH_NICS] = {0};
 	struct guestnics g;
 	struct tloop *L;
 	ckpt_devset *set;
@@ -616,9 +667,11 @@ TEST_T(nic_plug_batch_a_failing_nic_gets_its_own_rc, 600)
 	ASSERT_OK(ckpt_devset_preresume(set));
 	ASSERT_RC(ckpt_devset_commit(set), CKPT_ERROR_NOTFOUND);
 	expect_last_rcs(set, want);
-	for (int i = 0; i < BATCH_NICS; i++)
-		if (i != 3)
-			expect_plug_counts(set, i, 2, 1);
+	/* the counters of all 8 in one read: nic 3's slot alone fails */
+	stats_want[3] = CKPT_ERROR_NOTFOUND;
+	expect_set_counts(set, BATCH_NICS, 2, 1, GUEST_FRAME_BYTES, stats_want);
+	snprintf(buf, sizeof(buf), "domain 9: nic 3: %s has lost its plug qdisc", ifb3);
+	ASSERT_TRUE(tlog_contains(L, buf));
 	ASSERT_RC(ckpt_nic_get_stats(ckpt_devset_device(set, 3), &(ckpt_nic_stats){0}),
 	          CKPT_ERROR_NOTFOUND);
 
@@ -645,9 +698,12 @@ TEST_T(nic_plug_batch_a_failing_nic_gets_its_own_rc, 600)
 	snprintf(buf, sizeof(buf), "domain 9: nic 7: plug release_one on %s failed: Invalid", ifb7);
 	ASSERT_TRUE(tlog_contains(L, buf));
 	ASSERT_TRUE(!tlog_contains(L, "outcome unknown"));
-	for (int i = 0; i < BATCH_NICS; i++)
-		if (!want[i])
-			expect_plug_counts(set, i, 4, 1);
+	/* nic 7's root is a pfifo now, even with the plug's handle */
+	stats_want[7] = CKPT_ERROR_NOTFOUND;
+	expect_set_counts(set, BATCH_NICS, 4, 1, GUEST_FRAME_BYTES, stats_want);
+	snprintf(buf, sizeof(buf),
+	         "domain 9: nic 7: %s has lost its plug qdisc (its root is now pfifo)", ifb7);
+	ASSERT_TRUE(tlog_contains(L, buf));
 
 	/* teardown fails on those two (their release_indefinite) but removes
 	 * everything */
@@ -723,8 +779,10 @@ static int many_nics(void)
  * plugs, a fast script), 20
  * checkpoints: every step succeeds on every NIC, allocates nothing, and
  * every plug took every barrier and release: a frame queued on each before
- * each checkpoint is out after its commit, and nothing else.  The setup
- * and teardown times and the steps' medians are printed (not asserted).
+ * each checkpoint is out after its commit, and nothing else: their
+ * counters, read for all 256 in one call that allocates nothing, say so.
+ * The setup and teardown times and the steps' medians are printed (not
+ * asserted).
  */
 TEST_T(nic_plug_many_nics_checkpoint_in_one_devset, 1500)
 {
@@ -790,9 +848,9 @@ TEST_T(nic_plug_many_nics_checkpoint_in_one_devset, 1500)
 	expect_last_rcs(set, want);
 	ASSERT_TRUE(!tlog_contains(L, "plug buffer on"));
 	ASSERT_TRUE(!tlog_contains(L, "outcome unknown"));
-	allocs = thread_allocs; /* reading the counters allocates nothing either */
-	for (int i = 0; i < n; i++)
-		expect_plug_counts(set, i, MANY_CYCLES, 0);
+	/* the counters of all of them in one call, which allocates nothing either */
+	allocs = thread_allocs;
+	expect_set_counts(set, n, MANY_CYCLES, 0, GUESTNET_FRAME_BYTES, NULL);
 	ASSERT_EQ(thread_allocs - allocs, 0);
 
 	t = test_now_ms();
