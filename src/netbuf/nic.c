@@ -130,7 +130,7 @@ static void nic_dispose(ckpt_dev *dev)
 	ckpt_dev_set_priv(dev, NULL);
 }
 
-/* The backend's sockets are sized for a step on every NIC of the set. */
+/* The backend's socket is sized for a step on every NIC of the set. */
 static int nic_init_subkind(ckpt_devset *set, void **priv_out)
 {
 	size_t nics = 0;
