@@ -34,7 +34,7 @@ else ifeq ($(SANITIZE),tsan)
 SANITIZE_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
 endif
 
-# Network buffering backend: nb_nl.c (libnl) or nb_stub.c (NETBUF=no).
+# Network buffering backend: nb_nl.c and nb_sweep.c (netlink) or nb_stub.c (NETBUF=no).
 NETBUF   ?= yes
 SCRIPTDIR ?= $(PREFIX)/libexec/ckptdev
 LIB_SRC  := $(wildcard src/ao/*.c) $(wildcard src/devices/*.c) src/netbuf/nic.c \
@@ -42,7 +42,7 @@ LIB_SRC  := $(wildcard src/ao/*.c) $(wildcard src/devices/*.c) src/netbuf/nic.c 
 ifeq ($(NETBUF),no)
 LIB_SRC  += src/netbuf/nb_stub.c
 else
-LIB_SRC  += src/netbuf/nb_nl.c
+LIB_SRC  += src/netbuf/nb_nl.c src/netbuf/nb_sweep.c
 NL_CFLAGS := $(shell pkg-config --cflags libnl-route-3.0 2>/dev/null || echo -I/usr/include/libnl3)
 NL_LIBS  := $(shell pkg-config --libs libnl-route-3.0 2>/dev/null || echo -lnl-route-3 -lnl-3)
 LDLIBS_LIB += $(NL_LIBS)

@@ -39,6 +39,79 @@ enum nb_action {
 /* The kind's ops table (nic.c), listed in src/builtin_kinds.c. */
 HIDDEN extern const ckpt_dev_kind nb_nic_kind;
 
+/*
+ * What the teardown sweep (nb_sweep.c) asks the kernel, on the devset's
+ * socket, one request at a time (answered inside the send: nothing
+ * waits).  Each returns 0 or the errno of the failure, logs nothing.
+ *   nb_nl_link     one interface by name (ENODEV: none)
+ *   nb_nl_qdisc    the qdisc of ifindex at parent (TC_H_ROOT, TC_H_CLSACT);
+ *                  0 with kind "" if there is none
+ *   nb_nl_release_root  RELEASE_INDEFINITE on the plug at ifindex's root
+ *   nb_nl_talk     any request: NLM_F_ACK is added (not to a dump); every
+ *                  answer but the final ack, error or NLMSG_DONE goes to fn
+ */
+struct nb_link {
+	int ifindex;
+	char kind[16];  /* IFLA_INFO_KIND; "" for a plain interface */
+	char alias[64]; /* "" if none */
+	unsigned char addr[6];
+	size_t addr_len;
+};
+
+struct nb_qdisc {
+	char kind[16];
+	uint32_t handle;
+	ckpt_nic_stats st; /* held: its queue now */
+};
+
+struct nlmsghdr;
+typedef void nb_nl_msg_fn(const struct nlmsghdr *h, void *arg);
+
+HIDDEN int nb_nl_link(struct nb_backend *be, const char *name, struct nb_link *out);
+HIDDEN int nb_nl_qdisc(struct nb_backend *be, int ifindex, uint32_t parent, struct nb_qdisc *out);
+HIDDEN int nb_nl_release_root(struct nb_backend *be, int ifindex, uint32_t handle);
+HIDDEN int nb_nl_talk(struct nb_backend *be, struct nlmsghdr *req, nb_nl_msg_fn *fn, void *arg);
+
+/*
+ * The library's own end of a NIC's teardown (nb_sweep.c), for when the
+ * hotplug script's did not finish (it failed, was killed, timed out or
+ * could not start): the script's teardown steps again, through the
+ * devset's netlink socket, on the loop, never blocking it.
+ *
+ * States:
+ *   Idle    after nb_sweep_init, and from the callback on.
+ *   Active  from nb_sweep_start until the callback, which always comes
+ *           exactly once, maybe from inside nb_sweep_start.  Only the
+ *           drain timer may be registered meanwhile.  It cannot be
+ *           stopped (it is part of a teardown, which cannot be aborted).
+ */
+struct nb_sweep;
+typedef void nb_sweep_cb(ao_egc *egc, struct nb_sweep *s);
+
+struct nb_sweep {
+	/* caller fills */
+	ckpt_dev *dev;
+	const char *vif;
+	char ifb[16]; /* the IFB the record names; "": the script's derived name */
+	nb_sweep_cb *callback;
+	/* results */
+	unsigned removed; /* kernel objects removed (filter, clsact, IFB) */
+	unsigned left;    /* ours still there: each one was logged */
+	/* private */
+	struct nb_backend *be;
+	struct nb_link link; /* the IFB as first seen */
+	bool plug, released;
+	struct timespec deadline; /* of the drain wait */
+	ao_time timer;
+};
+
+HIDDEN void nb_sweep_init(struct nb_sweep *s);
+HIDDEN void nb_sweep_start(ao_egc *egc, struct nb_sweep *s);
+
+/* cksum(1)'s CRC of s, which names a vif's IFB and marks it as ours
+ * (scripts/remus-netbuf-setup, "IFB naming" and "Ownership"). */
+HIDDEN uint32_t nb_cksum(const char *s);
+
 /* The per-device state of a NIC. */
 struct nb_nic {
 	ckpt_dev *dev;
@@ -49,9 +122,10 @@ struct nb_nic {
 	unsigned long limit; /* bytes; 0: the script's default */
 	char ifb[16];
 	struct nb_plug *plug; /* while attached */
-	bool setting_up;
 	int release_rc; /* of the teardown's RELEASE_INDEFINITE */
+	int script_rc;  /* of the teardown script, while the sweep runs */
 	ao_exec x;
+	struct nb_sweep sweep;
 	char *argv[3];
 	char *env[4];
 };
@@ -98,6 +172,16 @@ HIDDEN int nb_plug_stats(struct nb_backend *be, ckpt_dev *const *devs, size_t n,
  * Returns the first error.  No allocation. */
 HIDDEN int nb_plug_request(struct nb_backend *be, ckpt_dev *const *devs, size_t n,
                            enum nb_action action, int *rcs);
+
+/* A cumulative counter the kernel keeps in 32 bits (the plug's drops,
+ * gnet_stats_queue.drops), kept in 64: prev is our 64-bit value at the
+ * last read, raw the kernel's 32 bits now.  Across a wrap between the two
+ * reads the value grows by what really came (as long as that is below
+ * 2^32), never jumps by about 2^32 or goes back. */
+static inline uint64_t nb_counter32_extend(uint64_t prev, uint32_t raw)
+{
+	return prev + (uint32_t)(raw - (uint32_t)prev);
+}
 
 /* The rc for a kernel's error answer carrying errno errnoval (positive):
  * what nb_plug_request gives a refused request.  For the tests. */

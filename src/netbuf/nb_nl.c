@@ -158,6 +158,9 @@ struct nb_answer {
 	bool got;          /* the object came: the fields below are its */
 	int ifindex;       /* RTM_NEWLINK, RTM_NEWQDISC */
 	char kind[16];     /* IFLA_INFO_KIND or TCA_KIND; "" if none */
+	char alias[64];    /* RTM_NEWLINK: IFLA_IFALIAS; "" if none */
+	unsigned char addr[6]; /* RTM_NEWLINK: IFLA_ADDRESS, if addr_len */
+	size_t addr_len;
 	uint32_t handle;   /* RTM_NEWQDISC */
 	ckpt_nic_stats st; /* RTM_NEWQDISC's TCA_STATS2 */
 };
@@ -168,7 +171,7 @@ struct nb_plug {
 	const char *kind; /* of the root qdisc attached to: "plug" (tests: a stand-in) */
 	int ifindex;
 	uint32_t handle;
-	uint64_t drops;    /* the drop counter at the last read */
+	uint64_t drops;    /* the drop counter at the last read, in 64 bits */
 	struct nb_req req; /* a step copies it and stamps action, seq, flags */
 	struct nb_get get; /* a read of the counters copies it and stamps seq */
 };
@@ -445,6 +448,12 @@ static void parse_link(const struct nlmsghdr *h, struct nb_answer *a)
 	for (const struct rtattr *r = IFLA_RTA(ifi); RTA_OK(r, len); r = RTA_NEXT(r, len)) {
 		int ilen = (int)RTA_PAYLOAD(r);
 
+		if (r->rta_type == IFLA_IFALIAS)
+			copy_string(a->alias, sizeof(a->alias), r);
+		if (r->rta_type == IFLA_ADDRESS && RTA_PAYLOAD(r) <= sizeof(a->addr)) {
+			a->addr_len = RTA_PAYLOAD(r);
+			memcpy(a->addr, RTA_DATA(r), a->addr_len);
+		}
 		if ((r->rta_type & NLA_TYPE_MASK) != IFLA_LINKINFO)
 			continue;
 		for (const struct rtattr *i = RTA_DATA(r); RTA_OK(i, ilen); i = RTA_NEXT(i, ilen))
@@ -553,8 +562,9 @@ static int exchange(struct nb_backend *be, void *reqs, size_t k, size_t size, bo
 
 /* ---------------------------------------------------------------- attach */
 
-/* The IFB's ifindex, after checking it is an ifb. */
-static int find_ifb(struct nb_backend *be, ckpt_dev *dev, const char *ifb, int *ifindex)
+/* One interface, by name: its answer in be->answers[0].  Returns 0, or
+ * the errno of the failure (ENODEV: no such interface). */
+static int get_link(struct nb_backend *be, const char *name)
 {
 	struct nb_answer *a = &be->answers[0];
 	struct nb_getlink req;
@@ -568,10 +578,19 @@ static int find_ifb(struct nb_backend *be, ckpt_dev *dev, const char *ifb, int *
 	req.ifi.ifi_family = AF_UNSPEC;
 	req.name_rta.rta_type = IFLA_IFNAME;
 	req.name_rta.rta_len = RTA_LENGTH(sizeof(req.name));
-	snprintf(req.name, sizeof(req.name), "%s", ifb);
+	snprintf(req.name, sizeof(req.name), "%s", name);
 	err = exchange(be, &req, 1, sizeof(req), &complete);
 	if (!err && !a->got)
 		err = a->error ? a->error : ENOBUFS; /* a get is always answered */
+	return err;
+}
+
+/* The IFB's ifindex, after checking it is an ifb. */
+static int find_ifb(struct nb_backend *be, ckpt_dev *dev, const char *ifb, int *ifindex)
+{
+	struct nb_answer *a = &be->answers[0];
+	int err = get_link(be, ifb);
+
 	if (err == ENODEV) {
 		DEV_LOG(dev, ERROR, "IFB %s: no such interface", ifb);
 		return CKPT_ERROR_NOTFOUND;
@@ -594,18 +613,9 @@ static int find_ifb(struct nb_backend *be, ckpt_dev *dev, const char *ifb, int *
  * wanted (a plug, but for the tests' stand-ins). */
 static int find_root(struct nb_backend *be, struct nb_plug *p)
 {
-	struct nb_answer *a = &be->answers[0];
-	const char *kind = NULL;
-	bool complete;
-	int err;
+	struct nb_qdisc q;
+	int err = nb_nl_qdisc(be, p->ifindex, TC_H_ROOT, &q);
 
-	be->getbuf[0] = p->get;
-	err = exchange(be, be->getbuf, 1, sizeof(*be->getbuf), &complete);
-	/* EINVAL, ENOENT or no answer at all: no root qdisc the kernel shows */
-	if (!err && a->error && a->error != EINVAL && a->error != ENOENT)
-		err = a->error;
-	if (!err && !a->got && !a->error && !complete)
-		err = ENOBUFS; /* the answer was lost */
 	if (err == ENODEV) {
 		DEV_LOG(p->dev, ERROR, "IFB %s: no such interface", p->ifb);
 		return CKPT_ERROR_NOTFOUND;
@@ -615,16 +625,14 @@ static int find_root(struct nb_backend *be, struct nb_plug *p)
 		      be->domid, p->dev->name, p->ifb);
 		return nb_rc_from_ack(err);
 	}
-	if (a->got && a->ifindex == p->ifindex)
-		kind = a->kind;
-	if (!kind || strcmp(kind, p->kind)) {
+	if (strcmp(q.kind, p->kind)) {
 		DEV_LOG(p->dev, ERROR,
 		        "%s has %s%s as its root qdisc, not %s (a kernel without sch_plug? "
 		        "CONFIG_NET_SCH_PLUG, modprobe sch_plug)",
-		        p->ifb, kind ? kind : "nothing", kind ? "" : " set", p->kind);
+		        p->ifb, q.kind[0] ? q.kind : "nothing", q.kind[0] ? "" : " set", p->kind);
 		return CKPT_ERROR_NOTSUP;
 	}
-	p->handle = a->handle;
+	p->handle = q.handle;
 	return 0;
 }
 
@@ -716,6 +724,9 @@ static int take_counters(struct nb_backend *be, struct nb_plug *p, const struct 
 		return CKPT_ERROR_NOTFOUND;
 	}
 	*out = a->st;
+	/* the kernel's drop counter is 32 bits wide: ours goes on across
+	 * its wrap */
+	out->drops = nb_counter32_extend(p->drops, (uint32_t)a->st.drops);
 	if (out->drops > p->drops)
 		warn_drops(p, out->drops);
 	p->drops = out->drops;
@@ -856,4 +867,92 @@ int nb_plug_request(struct nb_backend *be, ckpt_dev *const *devs, size_t n, enum
 	for (size_t j = 0; j < n && !first; j++)
 		first = rcs[j];
 	return first;
+}
+
+/* ------------------------------------------- the teardown sweep's needs */
+
+int nb_nl_link(struct nb_backend *be, const char *name, struct nb_link *out)
+{
+	const struct nb_answer *a = &be->answers[0];
+	int err = get_link(be, name);
+
+	memset(out, 0, sizeof(*out));
+	if (err)
+		return err;
+	out->ifindex = a->ifindex;
+	memcpy(out->kind, a->kind, sizeof(out->kind));
+	memcpy(out->alias, a->alias, sizeof(out->alias));
+	memcpy(out->addr, a->addr, sizeof(out->addr));
+	out->addr_len = a->addr_len;
+	return 0;
+}
+
+int nb_nl_qdisc(struct nb_backend *be, int ifindex, uint32_t parent, struct nb_qdisc *out)
+{
+	const struct nb_answer *a = &be->answers[0];
+	struct nb_plug p = {.ifindex = ifindex};
+	bool complete;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	build_get(&p);
+	p.get.tcm.tcm_parent = parent;
+	err = exchange(be, &p.get, 1, sizeof(p.get), &complete);
+	/* EINVAL, ENOENT or no answer at all: none the kernel shows */
+	if (!err && a->error && a->error != EINVAL && a->error != ENOENT)
+		err = a->error;
+	if (!err && !a->got && !a->error && !complete)
+		err = ENOBUFS;
+	if (err || !a->got || a->ifindex != ifindex)
+		return err;
+	memcpy(out->kind, a->kind, sizeof(out->kind));
+	out->handle = a->handle;
+	out->st = a->st;
+	return 0;
+}
+
+int nb_nl_release_root(struct nb_backend *be, int ifindex, uint32_t handle)
+{
+	struct nb_plug p = {.ifindex = ifindex, .handle = handle};
+	bool complete;
+	int err;
+
+	build_request(&p);
+	p.req.opt.action = TCQ_PLUG_RELEASE_INDEFINITE;
+	err = exchange(be, &p.req, 1, sizeof(p.req), &complete);
+	if (!err)
+		err = be->answers[0].error;
+	if (!err && !complete)
+		err = ENOBUFS;
+	return err;
+}
+
+int nb_nl_talk(struct nb_backend *be, struct nlmsghdr *req, nb_nl_msg_fn *fn, void *arg)
+{
+	bool dump = req->nlmsg_flags & NLM_F_DUMP;
+	uint32_t seq = ++be->seq;
+	struct nb_rx rx = {0};
+	struct nlmsghdr *h;
+	ssize_t r;
+
+	req->nlmsg_seq = seq;
+	req->nlmsg_flags |= NLM_F_REQUEST | (dump ? 0 : NLM_F_ACK);
+	do {
+		r = send(be->fd, req, req->nlmsg_len, 0);
+	} while (r < 0 && errno == EINTR);
+	if (r != (ssize_t)req->nlmsg_len)
+		return r < 0 ? errno : EMSGSIZE;
+	/* answered inside send(); a dump's next part is queued by the recv()
+	 * that takes the one before it, so no read has to wait */
+	while ((h = next_answer(be, &rx))) {
+		const int *err = NLMSG_DATA(h);
+
+		if (h->nlmsg_seq != seq)
+			continue;
+		if (h->nlmsg_type == NLMSG_ERROR || h->nlmsg_type == NLMSG_DONE)
+			return h->nlmsg_len >= NLMSG_LENGTH(sizeof(*err)) ? -*err : 0;
+		if (fn)
+			fn(h, arg);
+	}
+	return rx.lost ? ENOBUFS : EPROTO; /* the end never came */
 }

@@ -4,6 +4,8 @@
  * CKPT_ERROR_NOTSUP and says why, so a toolstack learns at setup time, not
  * at the first checkpoint, that output cannot be held back.
  */
+#include <string.h>
+
 #include "internal.h"
 
 int nb_backend_open(ckpt_ctx *ctx, uint32_t domid, size_t nics, struct nb_backend **be_out)
@@ -57,4 +59,17 @@ int nb_plug_stats(struct nb_backend *be, ckpt_dev *const *devs, size_t n, ckpt_n
 	for (size_t i = 0; i < n; i++)
 		rcs[i] = CKPT_ERROR_NOTSUP;
 	return n ? CKPT_ERROR_NOTSUP : 0;
+}
+
+void nb_sweep_init(struct nb_sweep *s)
+{
+	memset(s, 0, sizeof(*s));
+}
+
+/* Never reached: a devset of NICs has no subkind here, so no teardown. */
+void nb_sweep_start(ao_egc *egc, struct nb_sweep *s)
+{
+	DEV_LOG(s->dev, ERROR, "teardown of %s: network buffering is not built in", s->vif);
+	s->left = 1;
+	s->callback(egc, s);
 }

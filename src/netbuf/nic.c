@@ -15,9 +15,12 @@
  * Teardown: if attached, release everything the plug holds
  *           (RELEASE_INDEFINITE); run `SCRIPT teardown`, which releases
  *           the plug itself, removes the redirect, waits for the IFB's
- *           queue to drain and only then deletes the IFB; remove the
- *           xenstore folder, detach.  Every step is tried even if an
- *           earlier one failed.
+ *           queue to drain and only then deletes the IFB.  If the script
+ *           fails, is killed, times out or cannot start, the library does
+ *           the same itself (nb_sweep.c).  Then remove the xenstore folder
+ *           if nothing of ours is left (else keep it, so that a later
+ *           teardown finds what is), detach.  Every step is tried even if
+ *           an earlier one failed.
  * Checkpoints go to the backend as one batch for all NICs of the devset
  *           (one sendmsg, each NIC its own result: nb_nl.c):
  *           postsuspend = BUFFER, commit = RELEASE_ONE; the backup lost:
@@ -42,7 +45,9 @@
 #define NIC_NO_PLUG_TEXT "kernel has no plug qdisc"
 #define NIC_NAME_CHARS   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
 
-static void nic_script_cb(ao_egc *egc, ao_exec *x, int rc);
+static void setup_script_cb(ao_egc *egc, ao_exec *x, int rc);
+static void teardown_script_cb(ao_egc *egc, ao_exec *x, int rc);
+static void sweep_done(ao_egc *egc, struct nb_sweep *s);
 
 /* An interface name we are willing to pass around: fits IFNAMSIZ, only
  * characters that need no quoting anywhere, and not "." or ".." (which
@@ -107,6 +112,7 @@ static int nic_validate(ckpt_dev *dev)
 	n->xs_path =
 	        ao_sprintf("/libxl/%u/remus/netbuf/%d", ckpt_dev_domid(dev), ckpt_dev_devid(dev));
 	ao_exec_init(&n->x);
+	nb_sweep_init(&n->sweep);
 	n->argv[0] = n->script;
 	n->env[0] = ao_sprintf("vifname=%s", vif);
 	n->env[1] = ao_sprintf("XENBUS_PATH=%s", n->xs_path);
@@ -168,23 +174,20 @@ static void nic_cleanup_subkind(ckpt_devset *set, void *priv)
 	nb_backend_close(priv);
 }
 
-static void run_script(ckpt_dev *dev, bool setup)
+/* Start `SCRIPT cmd`; 0, or the rc of a script that could not start. */
+static int run_script(ckpt_dev *dev, char *cmd, ao_exec_cb *callback)
 {
 	struct nb_nic *n = nb_nic_of(dev);
 	ao_egc *egc = ao_egc_current(ckpt_dev_ctx(dev));
-	int rc;
 
-	n->setting_up = setup;
-	n->argv[1] = setup ? "setup" : "teardown";
+	n->argv[1] = cmd;
 	n->x.ao = NULL; /* stopped by nic_abort, politely: its undo runs */
 	n->x.what = "remus-netbuf-setup";
 	n->x.argv = n->argv;
 	n->x.env = n->env;
 	n->x.timeout_ms = n->timeout_ms;
-	n->x.callback = nic_script_cb;
-	rc = ao_exec_start(egc, &n->x);
-	if (rc)
-		ckpt_dev_done(dev, rc);
+	n->x.callback = callback;
+	return ao_exec_start(egc, &n->x);
 }
 
 static void nic_setup(ckpt_dev *dev)
@@ -199,7 +202,9 @@ static void nic_setup(ckpt_dev *dev)
 		return;
 	}
 	DEV_LOG(dev, DEBUG, "buffering the output of %s", n->vif);
-	run_script(dev, true);
+	rc = run_script(dev, "setup", setup_script_cb);
+	if (rc)
+		ckpt_dev_done(dev, rc);
 }
 
 /* The script failed: say what it said went wrong, and give the rc:
@@ -254,37 +259,22 @@ out:
 	return rc;
 }
 
-static void nic_script_cb(ao_egc *egc, ao_exec *x, int rc)
+static void setup_script_cb(ao_egc *egc, ao_exec *x, int rc)
 {
 	struct nb_nic *n = CONTAINER_OF(x, struct nb_nic, x);
-	ckpt_dev *dev = n->dev;
-	int r;
 
 	(void)egc;
-	if (n->setting_up) {
-		if (rc == CKPT_ERROR_SCRIPT)
-			rc = log_hotplug_error(dev, "setup");
-		if (!rc)
-			rc = attach_ifb(dev);
-		ckpt_dev_done(dev, rc);
-		return;
-	}
-	/* teardown: the rest is cleaned whatever the script said */
 	if (rc == CKPT_ERROR_SCRIPT)
-		(void)log_hotplug_error(dev, "teardown"); /* a teardown failure stays SCRIPT */
-	if (n->release_rc)
-		rc = n->release_rc;
-	r = ao_xs_rm(ckpt_dev_ctx(dev), n->xs_path);
+		rc = log_hotplug_error(n->dev, "setup");
 	if (!rc)
-		rc = r;
-	nb_plug_detach(ckpt_dev_subkind(dev), n->plug);
-	n->plug = NULL;
-	ckpt_dev_done(dev, rc);
+		rc = attach_ifb(n->dev);
+	ckpt_dev_done(n->dev, rc);
 }
 
 static void nic_teardown(ckpt_dev *dev)
 {
 	struct nb_nic *n = nb_nic_of(dev);
+	int rc;
 
 	/* A graceful teardown drops nothing.  Attached (n->plug), we let out
 	 * what the plug holds at once, through netlink.  The script's
@@ -292,12 +282,75 @@ static void nic_teardown(ckpt_dev *dev)
 	 * waits for the queue to drain and only then deletes the IFB: that
 	 * is what lets the packets out when we are not attached (the setup
 	 * failed after the script had put the redirect in place, or
-	 * ckpt_devset_cleanup after a crash) or our release failed. */
+	 * ckpt_devset_cleanup after a crash) or our release failed; and the
+	 * sweep does the same when the script does not finish. */
 	n->release_rc = 0;
 	if (n->plug)
 		nb_plug_request(ckpt_dev_subkind(dev), &dev, 1, NB_RELEASE_INDEFINITE,
 		                &n->release_rc);
-	run_script(dev, false);
+	rc = run_script(dev, "teardown", teardown_script_cb);
+	if (rc)
+		teardown_script_cb(ao_egc_current(ckpt_dev_ctx(dev)), &n->x, rc);
+}
+
+/* The end of a teardown: the record goes only with what it records. */
+static void teardown_done(ckpt_dev *dev, int rc, bool all_gone)
+{
+	struct nb_nic *n = nb_nic_of(dev);
+	int r;
+
+	if (n->release_rc)
+		rc = n->release_rc;
+	if (all_gone) {
+		r = ao_xs_rm(ckpt_dev_ctx(dev), n->xs_path);
+		if (!rc)
+			rc = r;
+	} else {
+		DEV_LOG(dev, ERROR,
+		        "%s keeps what is left of the buffer of %s: a later teardown "
+		        "(ckpt_devset_cleanup, ckptdev teardown --domid %u) finds it there",
+		        n->xs_path, n->vif, ckpt_dev_domid(dev));
+	}
+	nb_plug_detach(ckpt_dev_subkind(dev), n->plug);
+	n->plug = NULL;
+	ckpt_dev_done(dev, rc);
+}
+
+/* The script's teardown ended, or (x->pid 0) could not start.  When it
+ * did not finish its job, the sweep does; the rc stays the script's. */
+static void teardown_script_cb(ao_egc *egc, ao_exec *x, int rc)
+{
+	struct nb_nic *n = CONTAINER_OF(x, struct nb_nic, x);
+	char *path, *ifb = NULL;
+
+	if (!rc) {
+		teardown_done(n->dev, 0, true);
+		return;
+	}
+	if (rc == CKPT_ERROR_SCRIPT)
+		(void)log_hotplug_error(n->dev, "teardown");
+	n->script_rc = rc;
+	nb_sweep_init(&n->sweep);
+	n->sweep.dev = n->dev;
+	n->sweep.vif = n->vif;
+	n->sweep.callback = sweep_done;
+	/* the IFB attached to, or the one the record names */
+	path = ao_sprintf("%s/ifb", n->xs_path);
+	if (n->ifb[0])
+		snprintf(n->sweep.ifb, sizeof(n->sweep.ifb), "%s", n->ifb);
+	else if (ao_xs_read(ckpt_dev_ctx(n->dev), path, &ifb) == 0 && good_ifname(ifb))
+		snprintf(n->sweep.ifb, sizeof(n->sweep.ifb), "%s", ifb);
+	free(ifb);
+	free(path);
+	nb_sweep_start(egc, &n->sweep);
+}
+
+static void sweep_done(ao_egc *egc, struct nb_sweep *s)
+{
+	struct nb_nic *n = CONTAINER_OF(s, struct nb_nic, sweep);
+
+	(void)egc;
+	teardown_done(n->dev, n->script_rc, s->left == 0);
 }
 
 /* Let the script stop and undo what it did: SIGTERM, its grace, SIGKILL. */

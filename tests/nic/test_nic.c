@@ -15,8 +15,10 @@
 #include <net/if.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <linux/capability.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -105,18 +107,24 @@ static const char *script_path(void)
 	return path;
 }
 
-/* A devset of one NIC on the guest's vif, run by the given script. */
-static ckpt_devset *nic_set_with(struct tloop *L, const char *script_file)
+/* A devset of one NIC on the guest's vif, run by the given script with
+ * the given timeout. */
+static ckpt_devset *nic_set_timed(struct tloop *L, const char *script_file, unsigned timeout_ms)
 {
-	char script[PATH_MAX + 8];
-	const char *params[] = {"vif=" GUESTNET_VIF, script, "timeout_ms=60000", "limit=1048576",
-	                        NULL};
+	char script[PATH_MAX + 8], timeout[32];
+	const char *params[] = {"vif=" GUESTNET_VIF, script, timeout, "limit=1048576", NULL};
 	const ckpt_dev_spec spec = {"nic", 0, params};
 	ckpt_devset *set = NULL;
 
 	snprintf(script, sizeof(script), "script=%s", script_file);
+	snprintf(timeout, sizeof(timeout), "timeout_ms=%u", timeout_ms);
 	ASSERT_OK(ckpt_devset_new(tloop_ctx(L), 9, &spec, 1, &set));
 	return set;
+}
+
+static ckpt_devset *nic_set_with(struct tloop *L, const char *script_file)
+{
+	return nic_set_timed(L, script_file, 60000);
 }
 
 static ckpt_devset *nic_set(struct tloop *L)
@@ -919,4 +927,207 @@ TEST_T(nic_plug_release_all_lets_everything_out_and_rearm_holds_again, 240)
 		ASSERT_EQ(g.got[i], (uint32_t)i + 1);
 	assert_nothing_left(L);
 	nic_end(&g, L, set);
+}
+
+/* ------------------------------------ teardowns the script does not finish */
+
+/*
+ * A hotplug script whose setup is the real one and whose teardown is
+ * `teardown` (a shell fragment) instead; its path, in path.
+ */
+static void unfinished_script(char *path, size_t len, const char *name, const char *teardown)
+{
+	char body[PATH_MAX + 512];
+
+	snprintf(path, len, "%s", test_tmp_path(name));
+	snprintf(body, sizeof(body), "[ \"$1\" = teardown ] || exec %s \"$@\"\n%s", script_path(),
+	         teardown);
+	test_write_script(path, body);
+}
+
+/* The real script's setup, run by hand as a crashed run's would have
+ * been: no library is attached to the buffer.  On a kernel without
+ * sch_plug, a bfifo stands in for the plug (the script's test knob). */
+static void setup_by_hand(bool plug)
+{
+	ASSERT_EQ(guestnet_sh("vifname=" GUESTNET_VIF " XENBUS_PATH=" XS_FOLDER
+	                      " NETBUF_LIMIT=1048576 NETBUF_QDISC=%s %s setup",
+	                      plug ? "plug" : "bfifo", script_path()),
+	          0);
+}
+
+/* CAP_NET_ADMIN in this process's effective set, or not (it stays
+ * permitted, so it can come back; children get it back at exec). */
+static void net_admin(bool on)
+{
+	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(SYS_capget, &hdr, data))
+		FAIL("capget: %s", strerror(errno));
+	if (on)
+		data[CAP_TO_INDEX(CAP_NET_ADMIN)].effective |= CAP_TO_MASK(CAP_NET_ADMIN);
+	else
+		data[CAP_TO_INDEX(CAP_NET_ADMIN)].effective &= ~CAP_TO_MASK(CAP_NET_ADMIN);
+	if (syscall(SYS_capset, &hdr, data))
+		FAIL("capset: %s", strerror(errno));
+}
+
+#define SWEPT_ALL(n)                                                                               \
+	"domain 9: nic 0: teardown of " GUESTNET_VIF " finished by the library: " n                 \
+	" object(s) removed, 0 of ours left"
+
+/*
+ * The teardown script hangs past its timeout (and is killed for it) in
+ * the cleanup of a crashed run's NIC, whose buffer holds the guest's
+ * packets and which no library is attached to: the library lets them
+ * out, removes the redirect, the clsact and the IFB itself, then the
+ * record; the cleanup says TIMEDOUT, the script's error.
+ */
+static void hanging_teardown_is_finished(bool plug)
+{
+	char script[PATH_MAX], ifb[64];
+	struct guestnet g;
+	struct tloop *L;
+	ckpt_devset *set;
+
+	need_plug(plug);
+	xsd_fixture_start();
+	guestnet_setup(&g);
+	L = tloop_new(CKPT_LOOP_LIBEV);
+	unfinished_script(script, sizeof(script), "hang", "exec sleep 600");
+	set = nic_set_timed(L, script, 1000);
+	setup_by_hand(plug);
+	guestnet_send(&g, 8);
+	if (plug)
+		expect_held(&g, script_ifb(ifb, sizeof(ifb)), 8);
+	ASSERT_RC(ckpt_devset_cleanup(set, NULL), CKPT_ERROR_TIMEDOUT);
+	ASSERT_EQ(ckpt_devset_state(set), CKPT_DEV_DOWN);
+	ASSERT_TRUE(tlog_contains(L, "remus-netbuf-setup["));
+	ASSERT_TRUE(tlog_contains(L, SWEPT_ALL("3")));
+	/* 8 sent, 8 delivered, in order, none lost; nothing left */
+	expect_released(&g, 8, 1);
+	assert_nothing_left(L);
+	ASSERT_OK(ckpt_devset_free(set));
+	unlink(script);
+	tloop_free(L);
+	guestnet_dispose(&g);
+	xsd_fixture_stop();
+}
+
+TEST_T(nic_noplug_teardown_script_hanging_is_finished_by_the_library, 60)
+{
+	hanging_teardown_is_finished(false);
+}
+
+TEST_T(nic_plug_teardown_script_hanging_is_finished_by_the_library, 240)
+{
+	hanging_teardown_is_finished(true);
+}
+
+/*
+ * The teardown script fails and the library cannot remove what is left
+ * either (it lacks CAP_NET_ADMIN): the record stays, saying which IFB, and
+ * the log says so; a later cleanup finds it there, and removes it all,
+ * letting out what the buffer held.
+ */
+static void unfinishable_teardown_keeps_the_record(bool plug)
+{
+	char script[PATH_MAX], ifb[64], buf[256], *v = NULL;
+	struct guestnet g;
+	struct tloop *L;
+	ckpt_devset *set;
+
+	need_plug(plug);
+	xsd_fixture_start();
+	guestnet_setup(&g);
+	L = tloop_new(CKPT_LOOP_POLL);
+	unfinished_script(script, sizeof(script), "fail", "exit 1");
+	set = nic_set_with(L, script);
+	setup_by_hand(plug);
+	script_ifb(ifb, sizeof(ifb));
+	guestnet_send(&g, 4);
+	if (plug)
+		expect_held(&g, ifb, 4);
+	net_admin(false);
+	ASSERT_RC(ckpt_devset_cleanup(set, NULL), CKPT_ERROR_SCRIPT);
+	net_admin(true);
+	ASSERT_EQ(ckpt_devset_state(set), CKPT_DEV_DOWN);
+	snprintf(buf, sizeof(buf),
+	         "domain 9: nic 0: teardown of " GUESTNET_VIF
+	         ": cannot remove the redirect filter into %s: Operation not permitted",
+	         ifb);
+	ASSERT_TRUE(tlog_contains(L, buf));
+	snprintf(buf, sizeof(buf), "teardown of " GUESTNET_VIF ": cannot delete %s", ifb);
+	ASSERT_TRUE(tlog_contains(L, buf));
+	ASSERT_TRUE(tlog_contains(L, "0 object(s) removed, 2 of ours left"));
+	ASSERT_TRUE(tlog_contains(L, XS_FOLDER " keeps what is left of the buffer of " GUESTNET_VIF));
+	ASSERT_OK(top_xs_read(tloop_ctx(L), XS_FOLDER "/ifb", &v));
+	ASSERT_STR_EQ(v, ifb);
+	free(v);
+	ASSERT_TRUE(strstr(guestnet_sh_out(buf, sizeof(buf), "ip -o link show type ifb"), ifb));
+	ASSERT_OK(ckpt_devset_free(set));
+
+	/* later, a cleanup with the real script */
+	set = nic_set(L);
+	ASSERT_OK(ckpt_devset_cleanup(set, NULL));
+	expect_released(&g, 4, 1);
+	assert_nothing_left(L);
+	ASSERT_OK(ckpt_devset_free(set));
+	unlink(script);
+	tloop_free(L);
+	guestnet_dispose(&g);
+	xsd_fixture_stop();
+}
+
+TEST_T(nic_noplug_teardown_the_library_cannot_finish_keeps_the_record, 60)
+{
+	unfinishable_teardown_keeps_the_record(false);
+}
+
+TEST_T(nic_plug_teardown_the_library_cannot_finish_keeps_the_record, 240)
+{
+	unfinishable_teardown_keeps_the_record(true);
+}
+
+/*
+ * The teardown script of a NIC the library set up and attached to dies by
+ * SIGKILL after it removed the redirect: the library removes the clsact
+ * and the IFB itself, then the record; what the buffer held (a closed
+ * epoch and an open one) is delivered, none lost; the teardown says
+ * SCRIPT, the script's error.
+ */
+TEST_T(nic_plug_teardown_script_killed_midway_is_finished_by_the_library, 240)
+{
+	char script[PATH_MAX];
+	struct guestnet g;
+	struct tloop *L;
+	ckpt_devset *set;
+
+	need_plug(true);
+	xsd_fixture_start();
+	guestnet_setup(&g);
+	L = tloop_new(CKPT_LOOP_HOOKS);
+	unfinished_script(script, sizeof(script), "killed",
+	                  "tc filter del dev \"$vifname\" ingress pref 49152 || exit 3\n"
+	                  "kill -KILL $$");
+	set = nic_set_with(L, script);
+	ASSERT_OK(ckpt_devset_setup(set, NULL));
+	guestnet_send(&g, 5);
+	ASSERT_OK(ckpt_devset_postsuspend(set));
+	guestnet_send(&g, 3);
+	ASSERT_OK(ckpt_devset_preresume(set));
+	ASSERT_EQ(guestnet_receive(&g, 0, GRACE_MS), 0);
+	ASSERT_RC(ckpt_devset_teardown(set, NULL), CKPT_ERROR_SCRIPT);
+	ASSERT_EQ(ckpt_devset_state(set), CKPT_DEV_DOWN);
+	ASSERT_TRUE(tlog_contains(L, "killed by signal 9"));
+	ASSERT_TRUE(tlog_contains(L, SWEPT_ALL("2")));
+	expect_released(&g, 8, 1);
+	ASSERT_EQ(g.ngot, (int)g.next_seq);
+	assert_nothing_left(L);
+	ASSERT_OK(ckpt_devset_free(set));
+	unlink(script);
+	tloop_free(L);
+	guestnet_dispose(&g);
+	xsd_fixture_stop();
 }

@@ -347,6 +347,41 @@ TEST(nic_nl_small_buffers_are_reported_at_open)
 	tloop_free(L);
 }
 
+/* The plug's drop counter is 32 bits in the kernel (gnet_stats_queue):
+ * ckpt_nic_stats.drops goes on in 64 across its wrap, by what came, and
+ * never jumps by 2^32 or goes back. */
+TEST(nic_nl_drop_counter_survives_the_kernels_32_bit_wrap)
+{
+	uint64_t d = 0;
+
+	d = nb_counter32_extend(d, 5);
+	ASSERT_EQ(d, 5);
+	d = nb_counter32_extend(d, 0xfffffff0u);
+	ASSERT_EQ(d, 0xfffffff0u);
+	d = nb_counter32_extend(d, 3); /* wrapped: 16 + 3 more */
+	ASSERT_EQ(d, 0x100000003ull);
+	d = nb_counter32_extend(d, 3); /* nothing new */
+	ASSERT_EQ(d, 0x100000003ull);
+	d = nb_counter32_extend(d, 0xffffffffu); /* the next lap */
+	ASSERT_EQ(d, 0x1ffffffffull);
+	d = nb_counter32_extend(d, 0);
+	ASSERT_EQ(d, 0x200000000ull);
+}
+
+/* The library finds the script's IFB by the CRC cksum(1) prints for the
+ * vif's name (scripts/remus-netbuf-setup, IFB naming). */
+TEST(nic_nl_ifb_name_crc_is_what_cksum_prints)
+{
+	static const char *const names[] = {"vif9.0", "v", "vif123.45", "a-very-long.vif"};
+	char buf[64];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		guestnet_sh_out(buf, sizeof(buf), "printf %%s '%s' | cksum | cut -d' ' -f1",
+		                names[i]);
+		ASSERT_EQ(nb_cksum(names[i]), strtoul(buf, NULL, 10));
+	}
+}
+
 /* ------------------------------------------------ attach, and the counters */
 
 #define COUNTED 50
