@@ -9,6 +9,16 @@
  *                   remus-netbuf-setup)
  *   timeout_ms=N    the script's timeout (default 10000)
  *   limit=BYTES     the buffer's byte limit (default: the script's)
+ *
+ * Teardown (docs/devices.md): the buffer is released, then the hotplug
+ * script removes it.  If the script fails, is killed, times out or cannot
+ * start, the library removes what is left itself (release, the redirect,
+ * the clsact, a bounded drain, the IFB; only what is ours).  The NIC's
+ * teardown rc is then still the script's (CKPT_ERROR_SCRIPT,
+ * CKPT_ERROR_TIMEDOUT, ...), even when the library removed everything.
+ * The xenstore record /libxl/<domid>/remus/netbuf/<devid> is removed only
+ * once nothing is left; otherwise it is kept, and logged, for a later
+ * ckpt_devset_cleanup() to find.
  */
 #ifndef CKPTDEV_NETBUF_H
 #define CKPTDEV_NETBUF_H
@@ -31,7 +41,8 @@ extern "C" {
 typedef struct ckpt_nic_stats {
 	uint64_t packets_released, bytes_released;
 	uint64_t packets_held, bytes_held;
-	uint64_t drops; /* refused: the buffer was full (raise limit=) */
+	uint64_t drops; /* refused: the buffer was full (raise limit=); the
+	                 * kernel's 32-bit count, carried on across its wrap */
 } ckpt_nic_stats;
 
 /*
