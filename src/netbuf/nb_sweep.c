@@ -38,7 +38,7 @@
 
 #include "internal.h"
 
-#define SWEEP_FILTER_PREF 49152 /* the script's FILTER_PREF */
+#define SWEEP_FILTER_PREF 49152u /* the script's FILTER_PREF */
 #define SWEEP_DRAIN_MS    2000  /* the script's DRAIN_STEPS looks, 50 ms apart */
 #define SWEEP_LOOK_MS     50
 
