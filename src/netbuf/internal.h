@@ -122,8 +122,8 @@ struct nb_nic {
 	unsigned long limit; /* bytes; 0: the script's default */
 	char ifb[16];
 	struct nb_plug *plug; /* while attached */
-	int release_rc; /* of the teardown's RELEASE_INDEFINITE */
-	int script_rc;  /* of the teardown script, while the sweep runs */
+	int release_rc;       /* of the teardown's RELEASE_INDEFINITE */
+	int script_rc;        /* of the teardown script, while the sweep runs */
 	ao_exec x;
 	struct nb_sweep sweep;
 	char *argv[3];

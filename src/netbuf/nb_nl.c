@@ -154,11 +154,11 @@ _Static_assert(sizeof(struct nb_get) == NLMSG_LENGTH(sizeof(struct tcmsg)), "a b
 
 /* What came back for one get of a batch (exchange). */
 struct nb_answer {
-	int error;         /* the errno of the kernel's error answer; 0 */
-	bool got;          /* the object came: the fields below are its */
-	int ifindex;       /* RTM_NEWLINK, RTM_NEWQDISC */
-	char kind[16];     /* IFLA_INFO_KIND or TCA_KIND; "" if none */
-	char alias[64];    /* RTM_NEWLINK: IFLA_IFALIAS; "" if none */
+	int error;             /* the errno of the kernel's error answer; 0 */
+	bool got;              /* the object came: the fields below are its */
+	int ifindex;           /* RTM_NEWLINK, RTM_NEWQDISC */
+	char kind[16];         /* IFLA_INFO_KIND or TCA_KIND; "" if none */
+	char alias[64];        /* RTM_NEWLINK: IFLA_IFALIAS; "" if none */
 	unsigned char addr[6]; /* RTM_NEWLINK: IFLA_ADDRESS, if addr_len */
 	size_t addr_len;
 	uint32_t handle;   /* RTM_NEWQDISC */

@@ -39,7 +39,7 @@
 #include "internal.h"
 
 #define SWEEP_FILTER_PREF 49152u /* the script's FILTER_PREF */
-#define SWEEP_DRAIN_MS    2000  /* the script's DRAIN_STEPS looks, 50 ms apart */
+#define SWEEP_DRAIN_MS    2000   /* the script's DRAIN_STEPS looks, 50 ms apart */
 #define SWEEP_LOOK_MS     50
 
 static void drain_timer_cb(ao_egc *egc, ao_time *ev);
@@ -106,9 +106,11 @@ PRINTF_LIKE(3, 4) static void cannot(struct nb_sweep *s, int err, const char *fm
 static bool ifb_is_ours(const struct nb_sweep *s, const struct nb_link *l)
 {
 	uint32_t crc = nb_cksum(s->vif);
-	const unsigned char mark[6] = {0x02, 0x63, crc >> 24, crc >> 16 & 255, crc >> 8 & 255,
-	                               crc & 255};
+	unsigned char mark[6] = {0x02, 0x63}; /* then the CRC, high byte first */
 	char alias[64];
+
+	for (int i = 0; i < 4; i++)
+		mark[2 + i] = (unsigned char)(crc >> (24 - 8 * i));
 
 	if (strcmp(l->kind, "ifb"))
 		return false;
@@ -123,10 +125,10 @@ static bool ifb_is_ours(const struct nb_sweep *s, const struct nb_link *l)
 
 /* What a dump of one hook's filters found. */
 struct filter_scan {
-	int ifb_index;   /* our IFB; 0 if there is none of ours */
-	bool any;        /* a filter is there */
-	bool ours;       /* ours is: at our pref, redirecting into our IFB */
-	uint16_t proto;  /* ours: its protocol (network order), to delete it */
+	int ifb_index;  /* our IFB; 0 if there is none of ours */
+	bool any;       /* a filter is there */
+	bool ours;      /* ours is: at our pref, redirecting into our IFB */
+	uint16_t proto; /* ours: its protocol (network order), to delete it */
 };
 
 /* Does this action list (nested TCA_*_ACT) redirect into ifindex? */
@@ -145,7 +147,8 @@ static bool acts_redirect_to(const struct rtattr *acts, int ifindex)
 				snprintf(kind, sizeof(kind), "%.*s",
 				         (int)strnlen(RTA_DATA(f), RTA_PAYLOAD(f)),
 				         (const char *)RTA_DATA(f));
-			if ((f->rta_type & NLA_TYPE_MASK) != TCA_ACT_OPTIONS || strcmp(kind, "mirred"))
+			if ((f->rta_type & NLA_TYPE_MASK) != TCA_ACT_OPTIONS ||
+			    strcmp(kind, "mirred"))
 				continue;
 			for (const struct rtattr *o = RTA_DATA(f); RTA_OK(o, olen);
 			     o = RTA_NEXT(o, olen)) {
@@ -199,9 +202,11 @@ static void scan_filter(const struct nlmsghdr *h, void *arg)
 static int scan_hook(struct nb_sweep *s, int vif_index, uint32_t hook, struct filter_scan *fs)
 {
 	struct tc_req req = {
-	        .h = {.nlmsg_len = sizeof(req), .nlmsg_type = RTM_GETTFILTER,
+	        .h = {.nlmsg_len = sizeof(req),
+	              .nlmsg_type = RTM_GETTFILTER,
 	              .nlmsg_flags = NLM_F_DUMP},
-	        .tcm = {.tcm_family = AF_UNSPEC, .tcm_ifindex = vif_index,
+	        .tcm = {.tcm_family = AF_UNSPEC,
+	                .tcm_ifindex = vif_index,
 	                .tcm_parent = TC_H_MAKE(TC_H_CLSACT, hook)},
 	};
 
@@ -228,7 +233,8 @@ static void sweep_vif(struct nb_sweep *s, bool ifb_ours)
 	if (in.ours) {
 		struct tc_req del = {
 		        .h = {.nlmsg_len = sizeof(del), .nlmsg_type = RTM_DELTFILTER},
-		        .tcm = {.tcm_family = AF_UNSPEC, .tcm_ifindex = vif.ifindex,
+		        .tcm = {.tcm_family = AF_UNSPEC,
+		                .tcm_ifindex = vif.ifindex,
 		                .tcm_parent = TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS),
 		                .tcm_info = TC_H_MAKE(SWEEP_FILTER_PREF << 16, in.proto)},
 		};
@@ -256,7 +262,8 @@ static void sweep_vif(struct nb_sweep *s, bool ifb_ours)
 	if (!err) {
 		struct tc_req del = {
 		        .h = {.nlmsg_len = sizeof(del), .nlmsg_type = RTM_DELQDISC},
-		        .tcm = {.tcm_family = AF_UNSPEC, .tcm_ifindex = vif.ifindex,
+		        .tcm = {.tcm_family = AF_UNSPEC,
+		                .tcm_ifindex = vif.ifindex,
 		                .tcm_parent = TC_H_CLSACT},
 		};
 		err = nb_nl_talk(s->be, &del.h, NULL, NULL);

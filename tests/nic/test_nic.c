@@ -974,7 +974,7 @@ static void net_admin(bool on)
 }
 
 #define SWEPT_ALL(n)                                                                               \
-	"domain 9: nic 0: teardown of " GUESTNET_VIF " finished by the library: " n                 \
+	"domain 9: nic 0: teardown of " GUESTNET_VIF " finished by the library: " n                \
 	" object(s) removed, 0 of ours left"
 
 /*
@@ -1061,7 +1061,8 @@ static void unfinishable_teardown_keeps_the_record(bool plug)
 	snprintf(buf, sizeof(buf), "teardown of " GUESTNET_VIF ": cannot delete %s", ifb);
 	ASSERT_TRUE(tlog_contains(L, buf));
 	ASSERT_TRUE(tlog_contains(L, "0 object(s) removed, 2 of ours left"));
-	ASSERT_TRUE(tlog_contains(L, XS_FOLDER " keeps what is left of the buffer of " GUESTNET_VIF));
+	ASSERT_TRUE(
+	        tlog_contains(L, XS_FOLDER " keeps what is left of the buffer of " GUESTNET_VIF));
 	ASSERT_OK(top_xs_read(tloop_ctx(L), XS_FOLDER "/ifb", &v));
 	ASSERT_STR_EQ(v, ifb);
 	free(v);
