@@ -857,3 +857,49 @@ int nb_plug_request(struct nb_backend *be, ckpt_dev *const *devs, size_t n, enum
 		first = rcs[j];
 	return first;
 }
+
+/* ---------------------------------------------------------------- survey */
+
+int nb_ifb_probe(ckpt_ctx *ctx, const char *ifb, char qdisc[16], ckpt_nic_stats *st)
+{
+	struct nb_backend *be;
+	struct nb_getlink req;
+	struct nb_answer *a;
+	bool complete;
+	int err, rc;
+
+	qdisc[0] = '\0';
+	memset(st, 0, sizeof(*st));
+	rc = nb_backend_open(ctx, CKPT_DOMID_INVALID, 1, &be);
+	if (rc)
+		return rc;
+	a = &be->answers[0];
+	memset(&req, 0, sizeof(req));
+	req.h.nlmsg_len = sizeof(req);
+	req.h.nlmsg_type = RTM_GETLINK;
+	req.h.nlmsg_flags = NLM_F_REQUEST;
+	req.ifi.ifi_family = AF_UNSPEC;
+	req.name_rta.rta_type = IFLA_IFNAME;
+	req.name_rta.rta_len = RTA_LENGTH(sizeof(req.name));
+	snprintf(req.name, sizeof(req.name), "%s", ifb);
+	err = exchange(be, &req, 1, sizeof(req), &complete);
+	if (!err && !a->got)
+		err = a->error ? a->error : ENOBUFS;
+	if (!err) {
+		struct nb_plug p = {.ifindex = a->ifindex};
+
+		build_get(&p);
+		be->getbuf[0] = p.get;
+		err = exchange(be, be->getbuf, 1, sizeof(*be->getbuf), &complete);
+		if (!err && a->got && a->ifindex == p.ifindex) {
+			snprintf(qdisc, 16, "%s", a->kind);
+			*st = a->st;
+		} else if (!err && a->error && a->error != EINVAL && a->error != ENOENT) {
+			err = a->error;
+		}
+	}
+	nb_backend_close(be);
+	if (err == ENODEV)
+		return CKPT_ERROR_NOTFOUND;
+	return err ? nb_rc_from_ack(err) : 0;
+}

@@ -4,6 +4,8 @@
  * CKPT_ERROR_NOTSUP and says why, so a toolstack learns at setup time, not
  * at the first checkpoint, that output cannot be held back.
  */
+#include <string.h>
+
 #include "internal.h"
 
 int nb_backend_open(ckpt_ctx *ctx, uint32_t domid, size_t nics, struct nb_backend **be_out)
@@ -57,4 +59,13 @@ int nb_plug_stats(struct nb_backend *be, ckpt_dev *const *devs, size_t n, ckpt_n
 	for (size_t i = 0; i < n; i++)
 		rcs[i] = CKPT_ERROR_NOTSUP;
 	return n ? CKPT_ERROR_NOTSUP : 0;
+}
+
+int nb_ifb_probe(ckpt_ctx *ctx, const char *ifb, char qdisc[16], ckpt_nic_stats *st)
+{
+	(void)ctx;
+	(void)ifb;
+	qdisc[0] = '\0';
+	memset(st, 0, sizeof(*st));
+	return CKPT_ERROR_NOTSUP;
 }
