@@ -6,6 +6,8 @@
 #                        ckptdev.pc, the tool, the hotplug script, man pages)
 #   make NETBUF=no       build without libnl: NIC setup fails with NOTSUP
 
+.DEFAULT_GOAL := all
+
 BUILD    ?= build
 PREFIX   ?= /usr/local
 LIBDIR   ?= $(PREFIX)/lib
@@ -38,7 +40,7 @@ endif
 NETBUF   ?= yes
 SCRIPTDIR ?= $(PREFIX)/libexec/ckptdev
 LIB_SRC  := $(wildcard src/ao/*.c) $(wildcard src/devices/*.c) src/netbuf/nic.c \
-            src/builtin_kinds.c
+            src/netbuf/owner.c src/netbuf/survey.c src/builtin_kinds.c
 ifeq ($(NETBUF),no)
 LIB_SRC  += src/netbuf/nb_stub.c
 else

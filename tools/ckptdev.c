@@ -5,6 +5,7 @@
  *
  *   ckptdev run --domid N [--nic VIF]... [--disk TARGET]... [options]
  *   ckptdev teardown --domid N [--nic VIF]... [--disk TARGET]...
+ *   ckptdev status --domid N [--json]
  *
  * Each epoch: suspend the guest (--pause-pid: SIGSTOP a process standing
  * in for it; --suspend-cmd: e.g. "xl pause 3", run by the library's own
@@ -15,11 +16,17 @@
  * A checkpoint step, or a suspend or resume command, that fails ends it
  * the same way (the guest is resumed first), after saying which step of
  * which epoch failed for the domain.
- * `teardown` removes what a crashed run left (IFBs, qdiscs, xenstore).
+ * `teardown` removes what a crashed run left (IFBs, qdiscs, xenstore):
+ * of the devices named, or, with none named, of every NIC the domain's
+ * xenstore records (ckpt_nic_survey) whose owner has gone; a NIC another
+ * live process protects is left alone (and the exit status is 1).
+ * `status` shows what protects the domain's NICs: each record's vif, IFB,
+ * owner and, where the IFB exists, its buffer's counters.
  *
  * Exit status: 0 when the run ended as asked (--count reached, a signal)
- * or the cleanup succeeded; 1 when setup, a checkpoint step or teardown
- * failed; 2 for a usage error.
+ * or the cleanup succeeded, or status was read; 1 when setup, a checkpoint
+ * step or teardown failed, a NIC to clean up is another live process's,
+ * or status could not be read; 2 for a usage error.
  *
  * --fault NAME[:NTH], for tests, arms the library's fault point NAME
  * (ckpt_fault_arm) so that its NTH pass (default 1) fails: e.g.
@@ -51,16 +58,21 @@
 #define MAX_MS               3600000      /* an hour: the library's bound on a script's timeout */
 #define MAX_LIMIT            2147483648UL /* the NIC kind's bound on limit= */
 
+enum command { CMD_RUN, CMD_TEARDOWN, CMD_STATUS };
+
 struct opts {
+	enum command cmd;
 	unsigned domid;
 	bool have_domid;
 	const char *nics[MAX_DEVS], *disks[MAX_DEVS];
+	int nic_devids[MAX_DEVS]; /* a NIC's devid: its position, or its record's */
 	int n_nics, n_disks;
 	unsigned interval_ms, count, transfer_ms, ack_ms, timeout_ms;
 	unsigned long limit;
 	pid_t pause_pid;
 	const char *suspend_cmd, *resume_cmd, *script;
 	bool verbose, json;
+	bool run_opts; /* an option only run and teardown take */
 	struct {
 		const char *name; /* from ckpt_fault_list() */
 		unsigned nth;
@@ -90,6 +102,8 @@ struct driver {
 	struct lat lat[3];
 	uint64_t released_before[MAX_DEVS];
 	ckpt_nic_stats stats[MAX_DEVS]; /* this epoch's, one slot per NIC */
+	ckpt_nic_record recs[MAX_DEVS]; /* status, and teardown without devices */
+	size_t n_recs;
 	int stats_rc[MAX_DEVS];
 	uint64_t max_held, drops;
 	/* params storage */
@@ -143,6 +157,9 @@ static void usage(FILE *f)
 	fprintf(f,
 	        "usage: ckptdev run --domid N [--nic VIF]... [--disk TARGET]... [options]\n"
 	        "       ckptdev teardown --domid N [--nic VIF]... [--disk TARGET]...\n"
+	        "       ckptdev status --domid N [--json]\n"
+	        "teardown without devices removes every NIC the domain's xenstore records\n"
+	        "whose owner has gone; status shows what protects the domain's NICs.\n"
 	        "options:\n"
 	        "  --domid N          the guest's domain, 0..32751\n"
 	        "  --interval MS      time from one checkpoint to the next, 1..3600000 (default "
@@ -280,6 +297,8 @@ static void parse(struct opts *o, int argc, char **argv)
 	o->transfer_ms = 5;
 	o->ack_ms = 2;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (!strchr("djvh", c))
+			o->run_opts = true;
 		switch (c) {
 		case 'd':
 			o->domid = (unsigned)parse_num("--domid", optarg, 0, MAX_DOMID,
@@ -292,8 +311,10 @@ static void parse(struct opts *o, int argc, char **argv)
 				fprintf(stderr, "ckptdev: at most %d of each device\n", MAX_DEVS);
 				exit(2);
 			}
-			if (c == 'n')
+			if (c == 'n') {
+				o->nic_devids[o->n_nics] = o->n_nics;
 				o->nics[o->n_nics++] = optarg;
+			}
 			else
 				o->disks[o->n_disks++] = optarg;
 			break;
@@ -351,8 +372,18 @@ static void parse(struct opts *o, int argc, char **argv)
 		usage(stderr);
 		exit(2);
 	}
-	if (!o->have_domid || (!o->n_nics && !o->n_disks)) {
-		fprintf(stderr, "ckptdev: --domid and at least one --nic or --disk are needed\n");
+	if (!o->have_domid) {
+		fprintf(stderr, "ckptdev: --domid is needed\n");
+		usage(stderr);
+		exit(2);
+	}
+	if (o->cmd == CMD_RUN && !o->n_nics && !o->n_disks) {
+		fprintf(stderr, "ckptdev: run needs at least one --nic or --disk\n");
+		usage(stderr);
+		exit(2);
+	}
+	if (o->cmd == CMD_STATUS && o->run_opts) {
+		fprintf(stderr, "ckptdev: status takes only --domid, --json and --verbose\n");
 		usage(stderr);
 		exit(2);
 	}
@@ -382,7 +413,7 @@ static size_t make_specs(struct driver *d)
 			d->param_ptrs[n][j] = d->params[n][j];
 		d->param_ptrs[n][k] = NULL;
 		d->specs[n].kind = nic ? "nic" : "disk";
-		d->specs[n].devid = nic ? i : i - d->o.n_nics;
+		d->specs[n].devid = nic ? d->o.nic_devids[i] : i - d->o.n_nics;
 		d->specs[n].params = d->param_ptrs[n];
 	}
 	return n;
@@ -629,11 +660,132 @@ static void summary(struct driver *d)
 		free(d->lat[s].v);
 }
 
-static int run(struct driver *d, bool teardown_only)
+/* The domain's NIC records (ckpt_nic_survey) into d->recs. */
+static int survey(struct driver *d)
+{
+	int rc = ckpt_nic_survey(d->ctx, d->o.domid, d->recs, MAX_DEVS, &d->n_recs);
+
+	if (rc == CKPT_ERROR_BUFFERFULL)
+		fprintf(stderr, "ckptdev: domain %u has %zu NIC records, this tool handles %d\n",
+		        d->o.domid, d->n_recs, MAX_DEVS);
+	else if (rc)
+		fprintf(stderr, "ckptdev: cannot read domain %u's NIC records: %s\n", d->o.domid,
+		        ckpt_strerror(rc));
+	return rc;
+}
+
+static const char *owner_state(const ckpt_nic_record *r)
+{
+	if (!r->owner_pid)
+		return "unrecorded";
+	return r->owner_alive ? "running" : "gone";
+}
+
+/* ckptdev status: what protects the domain's NICs. */
+static int status(struct driver *d)
+{
+	int rc = survey(d);
+
+	if (rc)
+		return rc;
+	if (d->o.json)
+		printf("{\"domid\": %u, \"nics\": [", d->o.domid);
+	else if (!d->n_recs)
+		printf("domain %u: no NIC is protected (no record in xenstore)\n", d->o.domid);
+	else
+		printf("domain %u: %zu NIC record(s)\n", d->o.domid, d->n_recs);
+	for (size_t i = 0; i < d->n_recs; i++) {
+		const ckpt_nic_record *r = &d->recs[i];
+		const ckpt_nic_stats *st = &r->stats;
+
+		if (d->o.json) {
+			printf("%s{\"devid\": %d, \"vif\": \"%s\", \"ifb\": \"%s\", "
+			       "\"owner_pid\": %d, \"owner\": \"%s\", \"ifb_exists\": %s, "
+			       "\"qdisc\": \"%s\"",
+			       i ? ", " : "", r->devid, r->vif, r->ifb, r->owner_pid, owner_state(r),
+			       r->ifb_exists ? "true" : "false", r->qdisc);
+			if (!r->stats_rc)
+				printf(", \"released_packets\": %" PRIu64
+				       ", \"released_bytes\": %" PRIu64
+				       ", \"held_packets\": %" PRIu64 ", \"held_bytes\": %" PRIu64
+				       ", \"dropped\": %" PRIu64,
+				       st->packets_released, st->bytes_released, st->packets_held,
+				       st->bytes_held, st->drops);
+			printf("}");
+			continue;
+		}
+		printf("  nic %d: vif %s, IFB %s%s, owner %d (%s)\n", r->devid,
+		       r->vif[0] ? r->vif : "(unrecorded)", r->ifb[0] ? r->ifb : "(none yet)",
+		       r->ifb[0] && !r->ifb_exists ? " (gone)" : "", r->owner_pid, owner_state(r));
+		if (!r->stats_rc)
+			printf("    %s qdisc: released %" PRIu64 " packets (%" PRIu64
+			       " bytes), holds %" PRIu64 " (%" PRIu64 " bytes), dropped %" PRIu64 "\n",
+			       r->qdisc, st->packets_released, st->bytes_released, st->packets_held,
+			       st->bytes_held, st->drops);
+		if (r->owner_pid && !r->owner_alive)
+			printf("    a crashed run's leftover: `ckptdev teardown --domid %u` removes "
+			       "it\n",
+			       d->o.domid);
+	}
+	if (d->o.json)
+		printf("]}\n");
+	return 0;
+}
+
+/* ckptdev teardown without devices: clean up every recorded NIC whose
+ * owner has gone; *refused counts those left alone. */
+static int discover(struct driver *d, int *refused)
+{
+	int rc = survey(d);
+
+	*refused = 0;
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < d->n_recs; i++) {
+		const ckpt_nic_record *r = &d->recs[i];
+
+		if (r->owner_alive && r->owner_pid != getpid()) {
+			fprintf(stderr,
+			        "ckptdev: domain %u: nic %d (%s) is protected by process %d, which "
+			        "is running: not touched\n",
+			        d->o.domid, r->devid, r->vif, r->owner_pid);
+			++*refused;
+		} else if (!r->vif[0]) {
+			fprintf(stderr,
+			        "ckptdev: domain %u: nic %d's record names no vif (not ckptdev's?): "
+			        "not touched\n",
+			        d->o.domid, r->devid);
+			++*refused;
+		} else {
+			d->o.nic_devids[d->o.n_nics] = r->devid;
+			d->o.nics[d->o.n_nics++] = r->vif;
+		}
+	}
+	if (!d->n_recs)
+		fprintf(d->human, "domain %u: no NIC record: nothing to clean up\n", d->o.domid);
+	return 0;
+}
+
+/* After a cleanup: one line per device. */
+static void report_cleanup(struct driver *d)
+{
+	for (size_t i = 0; i < ckpt_devset_count(d->set); i++) {
+		const ckpt_dev *dev = ckpt_devset_device(d->set, i);
+		const char *vif = ckpt_dev_param(dev, "vif");
+		int rc = ckpt_dev_last_rc(dev);
+
+		fprintf(d->human, "domain %u: %s %d (%s): %s\n", d->o.domid, ckpt_dev_kind_name(dev),
+		        ckpt_dev_devid(dev), vif ? vif : ckpt_dev_param(dev, "target"),
+		        rc ? ckpt_strerror(rc) : "removed");
+	}
+}
+
+static int run(struct driver *d)
 {
 	xentoollog_logger_stdiostream *lg;
 	ckpt_ctx_opts copts = {0};
-	size_t n = make_specs(d);
+	int refused = 0;
+	size_t n;
 	int rc;
 
 	d->human = d->o.json ? stderr : stdout;
@@ -652,13 +804,24 @@ static int run(struct driver *d, bool teardown_only)
 			fprintf(stderr, "ckptdev: --fault %s: %s\n", d->o.faults[i].name,
 			        ckpt_strerror(rc));
 	}
+	if (!rc && d->o.cmd == CMD_STATUS) {
+		rc = status(d);
+		goto out;
+	}
+	if (!rc && d->o.cmd == CMD_TEARDOWN && !d->o.n_nics && !d->o.n_disks) {
+		rc = discover(d, &refused);
+		if (!rc && !d->o.n_nics)
+			goto out;
+	}
+	n = make_specs(d);
 	if (!rc)
 		rc = ckpt_devset_new(d->ctx, d->o.domid, d->specs, n, &d->set);
 	if (rc)
 		goto out;
 
-	if (teardown_only) {
+	if (d->o.cmd == CMD_TEARDOWN) {
 		rc = ckpt_devset_cleanup(d->set, NULL);
+		report_cleanup(d);
 		fprintf(d->human, "domain %u: cleanup %s\n", d->o.domid,
 		        rc ? ckpt_strerror(rc) : "done");
 		goto out;
@@ -688,7 +851,7 @@ out:
 		rc = rc ? rc : CKPT_ERROR_BUSY;
 	ckpt_ctx_free(d->ctx);
 	xtl_logger_destroy((xentoollog_logger *)lg);
-	return rc ? 1 : 0;
+	return rc || refused ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -700,15 +863,22 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	if (strcmp(cmd, "run") && strcmp(cmd, "teardown")) {
+	if (!strcmp(cmd, "run")) {
+		d.o.cmd = CMD_RUN;
+	} else if (!strcmp(cmd, "teardown")) {
+		d.o.cmd = CMD_TEARDOWN;
+	} else if (!strcmp(cmd, "status")) {
+		d.o.cmd = CMD_STATUS;
+	} else {
 		if (cmd[0])
-			fprintf(stderr, "ckptdev: unknown command \"%s\" (run or teardown)\n", cmd);
+			fprintf(stderr, "ckptdev: unknown command \"%s\" (run, teardown or status)\n",
+			        cmd);
 		else
-			fprintf(stderr, "ckptdev: a command is needed (run or teardown)\n");
+			fprintf(stderr, "ckptdev: a command is needed (run, teardown or status)\n");
 		usage(stderr);
 		return 2;
 	}
 	parse(&d.o, argc - 1, argv + 1);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	return run(&d, !strcmp(cmd, "teardown"));
+	return run(&d);
 }

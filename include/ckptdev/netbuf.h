@@ -23,6 +23,7 @@
 #ifndef CKPTDEV_NETBUF_H
 #define CKPTDEV_NETBUF_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "ckptdev/devices.h"
@@ -88,6 +89,44 @@ int ckpt_nic_get_stats(const ckpt_dev *dev, ckpt_nic_stats *out);
  * nothing but the kernel's answer; allocates nothing (but to log).
  */
 int ckpt_devset_nic_stats(ckpt_devset *set, ckpt_nic_stats *out, int *rcs, size_t n);
+
+/*
+ * What protects a domain's NICs, from their records in xenstore: each NIC
+ * device's folder /libxl/<domid>/remus/netbuf/<devid> holds "vif" and
+ * "owner" (written before its setup script runs) and "ifb" (once the
+ * script has named its IFB), and stays until teardown has removed what it
+ * names.  A record whose owner has gone is a crashed run's leftover, for
+ * ckpt_devset_cleanup.  Where the IFB exists, the record also tells its
+ * root qdisc and that qdisc's counters, read as ckpt_devset_nic_stats
+ * reads them (one targeted netlink request, no dump).
+ */
+typedef struct ckpt_nic_record {
+	int devid;
+	char vif[16];     /* the guest's backend interface; "" if unrecorded */
+	char ifb[16];     /* its IFB; "" if the script named none */
+	int owner_pid;    /* the protecting process; 0 if unrecorded */
+	bool owner_alive; /* that very process (pid and start time) still runs */
+	bool ifb_exists;  /* the kernel has an interface named ifb */
+	char qdisc[16];   /* the kind of its root qdisc ("plug"); "" if none */
+	int stats_rc;     /* 0: stats hold its root qdisc's counters; else why not */
+	ckpt_nic_stats stats;
+} ckpt_nic_record;
+
+/*
+ * Fill out[0..n) with domain domid's NIC records, in devid order, and set
+ * *count_out to how many there are.  Returns 0 (also when there is none);
+ * CKPT_ERROR_BUFFERFULL if there are more than n (then *count_out says
+ * how many: call again with room for them); CKPT_ERROR_INVAL for a NULL
+ * ctx or count_out, a NULL out with n > 0, or a reserved domid (0x7FF0
+ * and above); CKPT_ERROR_XENSTORE if xenstore could not be read.  A
+ * failure to read an IFB's counters is not the call's: that record's
+ * stats_rc says it (CKPT_ERROR_NOTFOUND: the IFB has no root qdisc; see
+ * ckpt_devset_nic_stats for the others).
+ * Synchronous: reads xenstore under the context's lock (blocking on the
+ * daemon's answers), from any thread.
+ */
+int ckpt_nic_survey(ckpt_ctx *ctx, uint32_t domid, ckpt_nic_record *out, size_t n,
+                    size_t *count_out);
 
 /* The IFB buffering a READY nic's output, or NULL. */
 const char *ckpt_nic_ifb(const ckpt_dev *dev);

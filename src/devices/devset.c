@@ -188,13 +188,6 @@ static void make_groups(ckpt_devset *set)
 	}
 }
 
-/*
- * Xen's special domids (xen/include/public/xen.h): from
- * DOMID_FIRST_RESERVED up none is a guest's, and xenstore and the
- * toolstack would take DOMID_SELF for the caller's own domain.
- */
-#define DOMID_FIRST_RESERVED 0x7FF0u
-
 static const char *const reserved_domids[] = {
         "DOMID_SELF", "DOMID_IO", "DOMID_XEN", "DOMID_COW", "DOMID_INVALID", "DOMID_IDLE",
 };

@@ -120,4 +120,11 @@ HIDDEN int dev_param_ulong(ckpt_dev *dev, const char *key, unsigned long max, un
 	LOG((dev)->set->ctx, lvl, "domain %u: %s: " fmt, (dev)->set->domid, (dev)->name,           \
 	    ##__VA_ARGS__)
 
+/*
+ * Xen's special domids (xen/include/public/xen.h): from
+ * DOMID_FIRST_RESERVED up none is a guest's, and xenstore and the
+ * toolstack would take DOMID_SELF for the caller's own domain.
+ */
+#define DOMID_FIRST_RESERVED 0x7FF0u
+
 #endif /* CKPT_DEVICES_INTERNAL_H */

@@ -124,6 +124,7 @@ struct nb_nic {
 	struct nb_plug *plug; /* while attached */
 	int release_rc;       /* of the teardown's RELEASE_INDEFINITE */
 	int script_rc;        /* of the teardown script, while the sweep runs */
+	bool foreign;         /* setup refused: a live process owns the record */
 	ao_exec x;
 	struct nb_sweep sweep;
 	char *argv[3];
@@ -134,6 +135,19 @@ static inline struct nb_nic *nb_nic_of(const ckpt_dev *dev)
 {
 	return ckpt_dev_priv(dev);
 }
+
+/* Owners (owner.c): a NIC's protector is recorded as "PID:START" (START:
+ * the process's start time, field 22 of /proc/PID/stat), in the device's
+ * xenstore folder, node "owner". */
+#define NB_OWNER_LEN 48
+/* This process's record. */
+HIDDEN void nb_owner_self(char buf[NB_OWNER_LEN]);
+/* Split a record; CKPT_ERROR_INVAL if it is not one. */
+HIDDEN int nb_owner_parse(const char *rec, int *pid_out, unsigned long long *start_out);
+/* 1 if the process the record names still runs (the same pid started at
+ * the same time), 0 if it has gone, -1 if rec is not a record.  *pid_out
+ * gets its pid (0 if unparsable). */
+HIDDEN int nb_owner_alive(const char *rec, int *pid_out);
 
 /* Open the devset's netlink socket, sized for a checkpoint batch of nics
  * requests (every NIC of the devset); logs, at WARN, if the buffers cannot
@@ -182,6 +196,13 @@ static inline uint64_t nb_counter32_extend(uint64_t prev, uint32_t raw)
 {
 	return prev + (uint32_t)(raw - (uint32_t)prev);
 }
+
+/* For ckpt_nic_survey, on a socket of its own: the kind of ifb's root
+ * qdisc ("" if none) and its counters.  Returns 0; CKPT_ERROR_NOTFOUND if
+ * there is no such interface; CKPT_ERROR_NETLINK or CKPT_ERROR_NOMEM if
+ * the kernel refused or the answer was lost; CKPT_ERROR_NOTSUP without
+ * the netlink backend.  Logs nothing but a socket that cannot open. */
+HIDDEN int nb_ifb_probe(ckpt_ctx *ctx, const char *ifb, char qdisc[16], ckpt_nic_stats *st);
 
 /* The rc for a kernel's error answer carrying errno errnoval (positive):
  * what nb_plug_request gives a refused request.  For the tests. */

@@ -956,3 +956,30 @@ int nb_nl_talk(struct nb_backend *be, struct nlmsghdr *req, nb_nl_msg_fn *fn, vo
 	}
 	return rx.lost ? ENOBUFS : EPROTO; /* the end never came */
 }
+
+/* ---------------------------------------------------------------- survey */
+
+int nb_ifb_probe(ckpt_ctx *ctx, const char *ifb, char qdisc[16], ckpt_nic_stats *st)
+{
+	struct nb_backend *be;
+	struct nb_link link;
+	struct nb_qdisc q;
+	int err, rc;
+
+	qdisc[0] = '\0';
+	memset(st, 0, sizeof(*st));
+	rc = nb_backend_open(ctx, CKPT_DOMID_INVALID, 1, &be);
+	if (rc)
+		return rc;
+	err = nb_nl_link(be, ifb, &link);
+	if (!err)
+		err = nb_nl_qdisc(be, link.ifindex, TC_H_ROOT, &q);
+	if (!err) {
+		memcpy(qdisc, q.kind, 16);
+		*st = q.st;
+	}
+	nb_backend_close(be);
+	if (err == ENODEV)
+		return CKPT_ERROR_NOTFOUND;
+	return err ? nb_rc_from_ack(err) : 0;
+}

@@ -73,3 +73,12 @@ void nb_sweep_start(ao_egc *egc, struct nb_sweep *s)
 	s->left = 1;
 	s->callback(egc, s);
 }
+
+int nb_ifb_probe(ckpt_ctx *ctx, const char *ifb, char qdisc[16], ckpt_nic_stats *st)
+{
+	(void)ctx;
+	(void)ifb;
+	qdisc[0] = '\0';
+	memset(st, 0, sizeof(*st));
+	return CKPT_ERROR_NOTSUP;
+}

@@ -190,13 +190,61 @@ static int run_script(ckpt_dev *dev, char *cmd, ao_exec_cb *callback)
 	return ao_exec_start(egc, &n->x);
 }
 
+/* Write NODE=value in the device's folder. */
+static int write_node(ckpt_dev *dev, const char *node, const char *value)
+{
+	char *path = ao_sprintf("%s/%s", nb_nic_of(dev)->xs_path, node);
+	int rc = ao_xs_write(ckpt_dev_ctx(dev), path, value);
+
+	free(path);
+	return rc;
+}
+
+/* The device's record may belong to another process: refuse (BUSY,
+ * logged) if that process still runs, since it protects this NIC right
+ * now; a dead owner's record is a leftover, ours to replace or remove. */
+static int check_owner(ckpt_dev *dev, const char *doing)
+{
+	struct nb_nic *n = nb_nic_of(dev);
+	char *path = ao_sprintf("%s/owner", n->xs_path);
+	char *rec = NULL;
+	int rc, pid;
+
+	rc = ao_xs_read(ckpt_dev_ctx(dev), path, &rec);
+	if (rc == CKPT_ERROR_NOTFOUND)
+		rc = 0;
+	if (!rc && nb_owner_alive(rec, &pid) == 1 && pid != getpid()) {
+		DEV_LOG(dev, ERROR,
+		        "not %s: %s is protected by process %d, which is still running (%s = "
+		        "\"%s\")",
+		        doing, n->vif, pid, path, rec);
+		rc = CKPT_ERROR_BUSY;
+	}
+	free(rec);
+	free(path);
+	return rc;
+}
+
 static void nic_setup(ckpt_dev *dev)
 {
 	struct nb_nic *n = nb_nic_of(dev);
+	char self[NB_OWNER_LEN];
 	int rc;
 
-	/* whatever a crashed run left must not be read back as ours */
-	rc = ao_xs_rm(ckpt_dev_ctx(dev), n->xs_path);
+	n->foreign = false;
+	rc = check_owner(dev, "setting it up");
+	if (rc == CKPT_ERROR_BUSY)
+		n->foreign = true;
+	/* whatever a crashed run left must not be read back as ours; then
+	 * the record says whose this NIC is, before anything is made */
+	if (!rc)
+		rc = ao_xs_rm(ckpt_dev_ctx(dev), n->xs_path);
+	if (!rc)
+		rc = write_node(dev, "vif", n->vif);
+	if (!rc) {
+		nb_owner_self(self);
+		rc = write_node(dev, "owner", self);
+	}
 	if (rc) {
 		ckpt_dev_done(dev, rc);
 		return;
@@ -285,6 +333,20 @@ static void nic_teardown(ckpt_dev *dev)
 	 * ckpt_devset_cleanup after a crash) or our release failed; and the
 	 * sweep does the same when the script does not finish. */
 	n->release_rc = 0;
+	if (n->foreign) {
+		/* its setup was refused: everything there is the owner's */
+		ckpt_dev_done(dev, 0);
+		return;
+	}
+	if (!n->plug) {
+		/* ckpt_devset_cleanup, or a setup that failed: not ours if a
+		 * live process owns the record */
+		rc = check_owner(dev, "tearing it down");
+		if (rc) {
+			ckpt_dev_done(dev, rc);
+			return;
+		}
+	}
 	if (n->plug)
 		nb_plug_request(ckpt_dev_subkind(dev), &dev, 1, NB_RELEASE_INDEFINITE,
 		                &n->release_rc);

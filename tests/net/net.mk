@@ -16,7 +16,7 @@ check-net: deps $(BUILD)/tests/libxsd_stub.so $(BUILD)/tests/nic-tests
 	BUILD=$(BUILD) tests/net/run-net-tests $(NET_TEST_FLAGS)
 	@if $(HAVE_PLUG); then \
 		echo "this kernel has sch_plug: the no-plug NIC checks do not apply"; \
-		$(BUILD)/tests/nic-tests nic_noplug nic_nl_; \
+		$(BUILD)/tests/nic-tests nic_noplug nic_nl_ nic_owner; \
 	else \
-		$(BUILD)/tests/nic-tests $(NET_TEST_FLAGS) nic_noplug nic_nl_; \
+		$(BUILD)/tests/nic-tests $(NET_TEST_FLAGS) nic_noplug nic_nl_ nic_owner; \
 	fi

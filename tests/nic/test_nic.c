@@ -11,9 +11,12 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
 #include <sched.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <linux/capability.h>
 #include <sys/resource.h>
@@ -1128,6 +1131,164 @@ TEST_T(nic_plug_teardown_script_killed_midway_is_finished_by_the_library, 240)
 	assert_nothing_left(L);
 	ASSERT_OK(ckpt_devset_free(set));
 	unlink(script);
+	tloop_free(L);
+	guestnet_dispose(&g);
+	xsd_fixture_stop();
+}
+
+/* ---------------------------------------------------------- ownership */
+
+/* "PID:START" for a process, START read from /proc as a user would. */
+static void owner_record(pid_t pid, char *buf, size_t len)
+{
+	char path[64], stat[1024], *p;
+	unsigned long long start = 0;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	ASSERT_TRUE(f != NULL);
+	n = fread(stat, 1, sizeof(stat) - 1, f);
+	fclose(f);
+	stat[n] = '\0';
+	p = strrchr(stat, ')');
+	ASSERT_TRUE(p != NULL);
+	/* after ") ": fields 3 (state) .. 22 (starttime) */
+	ASSERT_EQ(sscanf(p + 2, "%*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
+	                        "%*s %*s %*s %llu",
+	                 &start),
+	          1);
+	snprintf(buf, len, "%d:%llu", (int)pid, start);
+}
+
+/* The record of a NIC another process protects: its owner still runs,
+ * so neither a setup nor a cleanup of ours may touch it; once that
+ * process has gone, it is a leftover, and cleanup removes it. */
+TEST_T(nic_owner_a_running_protector_is_left_alone, 60)
+{
+	struct guestnet g;
+	struct tloop *L;
+	ckpt_devset *set, *cleanup;
+	char rec[64], want[256], *v = NULL;
+	pid_t owner;
+
+	xsd_fixture_start();
+	guestnet_setup(&g);
+	L = tloop_new(CKPT_LOOP_POLL);
+	owner = fork();
+	ASSERT_TRUE(owner >= 0);
+	if (owner == 0) {
+		pause();
+		_exit(0);
+	}
+	owner_record(owner, rec, sizeof(rec));
+	ASSERT_OK(top_xs_write(tloop_ctx(L), XS_FOLDER "/vif", GUESTNET_VIF));
+	ASSERT_OK(top_xs_write(tloop_ctx(L), XS_FOLDER "/owner", rec));
+
+	set = nic_set(L);
+	ASSERT_RC(ckpt_devset_setup(set, NULL), CKPT_ERROR_BUSY);
+	snprintf(want, sizeof(want),
+	         "not setting it up: " GUESTNET_VIF " is protected by process %d, which is still "
+	         "running (" XS_FOLDER "/owner = \"%s\")",
+	         (int)owner, rec);
+	ASSERT_TRUE(tlog_contains(L, want));
+	ASSERT_OK(top_xs_read(tloop_ctx(L), XS_FOLDER "/owner", &v));
+	ASSERT_STR_EQ(v, rec);
+	free(v);
+	ASSERT_OK(ckpt_devset_free(set));
+
+	cleanup = nic_set(L);
+	ASSERT_RC(ckpt_devset_cleanup(cleanup, NULL), CKPT_ERROR_BUSY);
+	ASSERT_TRUE(tlog_contains(L, "not tearing it down: " GUESTNET_VIF " is protected by process"));
+	ASSERT_OK(top_xs_read(tloop_ctx(L), XS_FOLDER "/owner", &v));
+	ASSERT_STR_EQ(v, rec);
+	free(v);
+	ASSERT_OK(ckpt_devset_free(cleanup));
+
+	/* the owner dies: what it left is a leftover now */
+	kill(owner, SIGKILL);
+	ASSERT_EQ(waitpid(owner, NULL, 0), owner);
+	cleanup = nic_set(L);
+	ASSERT_OK(ckpt_devset_cleanup(cleanup, NULL));
+	assert_nothing_left(L);
+	nic_end(&g, L, cleanup);
+}
+
+/* The sample driver, next to the tests (build/ckptdev). */
+static const char *tool_path(void)
+{
+	static char path[PATH_MAX];
+	char rel[PATH_MAX];
+
+	snprintf(rel, sizeof(rel), "%s/../ckptdev", test_bin_dir());
+	if (!realpath(rel, path))
+		FAIL("no ckptdev at %s", rel);
+	return path;
+}
+
+/*
+ * The protecting process is killed (SIGKILL: nothing of its own runs)
+ * while the guest's output is held.  While it ran, `ckptdev teardown
+ * --domid` refused to touch its NIC; now that it has gone, the same
+ * command finds the NIC from its xenstore record alone, lets out what the
+ * plug held and removes everything.
+ */
+TEST_T(nic_plug_a_killed_driver_is_recovered_by_teardown_domid, 240)
+{
+	struct guestnet g;
+	struct tloop *L;
+	char ifb[64], buf[2048];
+	const char *tool, *log = test_tmp_path("driver.log");
+	long long deadline;
+	pid_t driver;
+
+	need_plug(true);
+	xsd_fixture_start();
+	guestnet_setup(&g);
+	L = tloop_new(CKPT_LOOP_POLL);
+	tool = tool_path();
+	driver = fork();
+	ASSERT_TRUE(driver >= 0);
+	if (driver == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execl(tool, "ckptdev", "run", "--domid", "9", "--nic", GUESTNET_VIF, "--script",
+		      script_path(), "--interval", "50", "--limit", "1048576", "--timeout",
+		      "60000", (char *)NULL);
+		_exit(127);
+	}
+	/* wait for the driver's checkpoints (a whole setup first: a slow VM
+	 * on a busy host has taken 30 s) */
+	deadline = test_now_ms() + 6 * WAIT_MS;
+	while (guestnet_sh("grep -q '^epoch *3:' %s", log)) {
+		if (test_now_ms() > deadline || waitpid(driver, NULL, WNOHANG) == driver)
+			FAIL("the driver never reached epoch 3: %s",
+			     guestnet_sh_out(buf, sizeof(buf), "tail -c 1500 %s | tr '\\n' '|'", log));
+		usleep(20 * 1000);
+	}
+	script_ifb(ifb, sizeof(ifb));
+
+	/* a running owner's NIC is not touched */
+	ASSERT_EQ(guestnet_sh("%s teardown --domid 9 --script %s --timeout 60000 >/dev/null 2>&1",
+	                      tool, script_path()),
+	          1);
+	ASSERT_TRUE(if_nametoindex(ifb) != 0);
+
+	kill(driver, SIGKILL);
+	ASSERT_EQ(waitpid(driver, NULL, 0), driver);
+	guestnet_send(&g, 8);
+	expect_held(&g, ifb, 8);
+	ASSERT_EQ(guestnet_sh("%s status --domid 9 | grep -q 'holds 8 (848 bytes)'", tool), 0);
+	ASSERT_EQ(guestnet_sh("%s teardown --domid 9 --script %s --timeout 60000 | "
+	                      "grep -q 'nic 0 (%s): removed'",
+	                      tool, script_path(), GUESTNET_VIF),
+	          0);
+	/* 8 sent, 8 delivered, in order, none lost */
+	expect_released(&g, 8, 1);
+	assert_nothing_left(L);
+	unlink(log);
 	tloop_free(L);
 	guestnet_dispose(&g);
 	xsd_fixture_stop();

@@ -251,6 +251,10 @@ CALL(fault_reset_null, (ckpt_fault_reset(NULL), ckpt_fault_count(NULL, true), 0)
 CALL(disk_stats_null_out, ckpt_disk_get_stats(f->disk, NULL))
 CALL(nic_stats_null, ckpt_nic_get_stats(NULL, &(ckpt_nic_stats){0}))
 CALL(nic_ifb_null, IS(ckpt_nic_ifb(NULL) == NULL))
+CALL(nic_survey_null_ctx, ckpt_nic_survey(NULL, 1, NULL, 0, &(size_t){0}))
+CALL(nic_survey_null_count, ckpt_nic_survey(f->ctx, 1, NULL, 0, NULL))
+CALL(nic_survey_null_out, ckpt_nic_survey(f->ctx, 1, NULL, 4, &(size_t){0}))
+CALL(nic_survey_reserved_domid, ckpt_nic_survey(f->ctx, 0x7FF0, NULL, 0, &(size_t){0}))
 
 CALL(devset_new_self_no_device, ckpt_devset_new(f->ctx, 0x7FF0, NULL, 0, &f->made))
 
@@ -404,6 +408,11 @@ static const struct row rows[] = {
         ROW(disk_stats_null_out, INVAL, "ckpt_disk_get_stats: domain 2: disk 0: out is NULL"),
         ROW(nic_stats_null, INVAL, NULL),
         ROW(nic_ifb_null, 0, NULL),
+        ROW(nic_survey_null_ctx, INVAL, NULL),
+        ROW(nic_survey_null_count, INVAL, "ckpt_nic_survey: count_out is NULL"),
+        ROW(nic_survey_null_out, INVAL, "ckpt_nic_survey: out is NULL"),
+        ROW(nic_survey_reserved_domid, INVAL,
+            "ckpt_nic_survey: domid 32752 is reserved (0x7FF0 and above)"),
 
         /* parameters: malformed, empty, twice, unknown to a kind that lists its keys */
         NEW_ROW("param noequals", 5, INVAL, "disk 0: parameter \"noequals\" is not key=value",
