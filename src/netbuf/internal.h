@@ -53,7 +53,7 @@ struct nb_nic {
 	int release_rc; /* of the teardown's RELEASE_INDEFINITE */
 	ao_exec x;
 	char *argv[3];
-	char *env[4];
+	char *env[5]; /* vifname, XENBUS_PATH, NETBUF_OWNER, NETBUF_LIMIT, NULL */
 };
 
 static inline struct nb_nic *nb_nic_of(const ckpt_dev *dev)

@@ -9,7 +9,9 @@
  *   limit=BYTES      the plug qdisc's byte limit (default: the script's)
  *
  * Setup:    clear the device's xenstore folder; run `SCRIPT setup` with
- *           vifname, XENBUS_PATH (and NETBUF_LIMIT); on failure log its
+ *           vifname, XENBUS_PATH, NETBUF_OWNER (this process: the script
+ *           refuses a live owner's IFB to anyone else) and NETBUF_LIMIT;
+ *           on failure log its
  *           hotplug-error line; on success read XENBUS_PATH/ifb, check the
  *           name, and attach to the IFB's plug qdisc.
  * Teardown: if attached, release everything the plug holds
@@ -38,11 +40,36 @@
 
 #define NIC_TIMEOUT_MS 10000
 /* What remus-netbuf-setup's hotplug-error says when the kernel lacks the
- * plug qdisc (its step 4; docs/script-protocol.md quotes the line). */
+ * plug qdisc (its step 5; docs/script-protocol.md quotes the line). */
 #define NIC_NO_PLUG_TEXT "kernel has no plug qdisc"
 #define NIC_NAME_CHARS   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
 
 static void nic_script_cb(ao_egc *egc, ao_exec *x, int rc);
+
+/* "PID:START" of this process, START its start time (field 22 of
+ * /proc/self/stat): the script records it as the IFB's owner and refuses
+ * a live owner's IFB to anyone else (docs/script-protocol.md).  NULL if
+ * /proc cannot tell; the script then takes its parent as the owner. */
+static char *owner_of_self(void)
+{
+	char buf[1024], *p;
+	unsigned long long start;
+	FILE *f = fopen("/proc/self/stat", "r");
+	size_t len = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+	if (f)
+		fclose(f);
+	buf[len] = '\0';
+	p = strrchr(buf, ')'); /* the command's name may hold anything */
+	if (!p)
+		return NULL;
+	/* fields 3..21, then 22 */
+	for (int field = 2; field < 22 && p; field++)
+		p = strchr(p + 1, ' ');
+	if (!p || sscanf(p, " %llu", &start) != 1)
+		return NULL;
+	return ao_sprintf("NETBUF_OWNER=%ld:%llu", (long)getpid(), start);
+}
 
 /* An interface name we are willing to pass around: fits IFNAMSIZ, only
  * characters that need no quoting anywhere, and not "." or ".." (which
@@ -110,8 +137,9 @@ static int nic_validate(ckpt_dev *dev)
 	n->argv[0] = n->script;
 	n->env[0] = ao_sprintf("vifname=%s", vif);
 	n->env[1] = ao_sprintf("XENBUS_PATH=%s", n->xs_path);
+	n->env[2] = owner_of_self();
 	if (limit)
-		n->env[2] = ao_sprintf("NETBUF_LIMIT=%lu", limit);
+		n->env[n->env[2] ? 3 : 2] = ao_sprintf("NETBUF_LIMIT=%lu", limit);
 	ckpt_dev_set_priv(dev, n);
 	return 0;
 }
@@ -124,7 +152,7 @@ static void nic_dispose(ckpt_dev *dev)
 		return;
 	free(n->script);
 	free(n->xs_path);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		free(n->env[i]);
 	free(n);
 	ckpt_dev_set_priv(dev, NULL);
