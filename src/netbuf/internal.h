@@ -128,7 +128,7 @@ struct nb_nic {
 	ao_exec x;
 	struct nb_sweep sweep;
 	char *argv[3];
-	char *env[4];
+	char *env[5]; /* vifname, XENBUS_PATH, NETBUF_OWNER, NETBUF_LIMIT, NULL */
 };
 
 static inline struct nb_nic *nb_nic_of(const ckpt_dev *dev)
@@ -140,8 +140,8 @@ static inline struct nb_nic *nb_nic_of(const ckpt_dev *dev)
  * the process's start time, field 22 of /proc/PID/stat), in the device's
  * xenstore folder, node "owner". */
 #define NB_OWNER_LEN 48
-/* This process's record. */
-HIDDEN void nb_owner_self(char buf[NB_OWNER_LEN]);
+/* This process's record; -1 if /proc cannot tell its start time. */
+HIDDEN int nb_owner_self(char buf[NB_OWNER_LEN]);
 /* Split a record; CKPT_ERROR_INVAL if it is not one. */
 HIDDEN int nb_owner_parse(const char *rec, int *pid_out, unsigned long long *start_out);
 /* 1 if the process the record names still runs (the same pid started at

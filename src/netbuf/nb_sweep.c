@@ -8,7 +8,9 @@
  * socket (nb_nl.c), touching only what is ours:
  *
  *   1. look    the IFB by name: ours if an ifb with our alias
- *              "ckptdev:<vif>", or no alias and our address
+ *              "ckptdev:<vif>" or "ckptdev:<vif>:<owner>" (an owner
+ *              that has gone, or this process: owner.c), or no alias
+ *              and our address
  *              02:63:<cksum CRC of the vif>; its root qdisc
  *   2. release RELEASE_INDEFINITE, if that root is a plug
  *   3. filter  on the vif's ingress, at pref 49152: removed only if it
@@ -27,6 +29,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <unistd.h>
 #include <linux/netlink.h>
 #include <linux/pkt_cls.h>
 #include <linux/pkt_sched.h>
@@ -115,8 +118,16 @@ static bool ifb_is_ours(const struct nb_sweep *s, const struct nb_link *l)
 	if (strcmp(l->kind, "ifb"))
 		return false;
 	if (l->alias[0]) {
-		snprintf(alias, sizeof(alias), "ckptdev:%s", s->vif);
-		return !strcmp(l->alias, alias);
+		size_t n = (size_t)snprintf(alias, sizeof(alias), "ckptdev:%s", s->vif);
+		int pid;
+
+		if (strncmp(l->alias, alias, n))
+			return false;
+		if (!l->alias[n])
+			return true; /* the alias of scripts that record no owner */
+		/* ":PID:START": ours unless that is another process, still running */
+		return l->alias[n] == ':' &&
+		       (nb_owner_alive(l->alias + n + 1, &pid) != 1 || pid == getpid());
 	}
 	return l->addr_len == sizeof(mark) && !memcmp(l->addr, mark, sizeof(mark));
 }

@@ -9,7 +9,9 @@
  *   limit=BYTES      the plug qdisc's byte limit (default: the script's)
  *
  * Setup:    clear the device's xenstore folder; run `SCRIPT setup` with
- *           vifname, XENBUS_PATH (and NETBUF_LIMIT); on failure log its
+ *           vifname, XENBUS_PATH, NETBUF_OWNER (this process: the script
+ *           refuses a live owner's IFB to anyone else) and NETBUF_LIMIT;
+ *           on failure log its
  *           hotplug-error line; on success read XENBUS_PATH/ifb, check the
  *           name, and attach to the IFB's plug qdisc.
  * Teardown: if attached, release everything the plug holds
@@ -41,13 +43,24 @@
 
 #define NIC_TIMEOUT_MS 10000
 /* What remus-netbuf-setup's hotplug-error says when the kernel lacks the
- * plug qdisc (its step 4; docs/script-protocol.md quotes the line). */
+ * plug qdisc (its step 5; docs/script-protocol.md quotes the line). */
 #define NIC_NO_PLUG_TEXT "kernel has no plug qdisc"
 #define NIC_NAME_CHARS   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
 
 static void setup_script_cb(ao_egc *egc, ao_exec *x, int rc);
 static void teardown_script_cb(ao_egc *egc, ao_exec *x, int rc);
 static void sweep_done(ao_egc *egc, struct nb_sweep *s);
+
+/* NETBUF_OWNER=PID:START for the script, which records this process as
+ * the IFB's owner and refuses a live owner's IFB to anyone else
+ * (docs/script-protocol.md).  NULL if /proc cannot tell; the script then
+ * takes its parent as the owner. */
+static char *owner_env(void)
+{
+	char self[NB_OWNER_LEN];
+
+	return nb_owner_self(self) ? NULL : ao_sprintf("NETBUF_OWNER=%s", self);
+}
 
 /* An interface name we are willing to pass around: fits IFNAMSIZ, only
  * characters that need no quoting anywhere, and not "." or ".." (which
@@ -116,8 +129,9 @@ static int nic_validate(ckpt_dev *dev)
 	n->argv[0] = n->script;
 	n->env[0] = ao_sprintf("vifname=%s", vif);
 	n->env[1] = ao_sprintf("XENBUS_PATH=%s", n->xs_path);
+	n->env[2] = owner_env();
 	if (limit)
-		n->env[2] = ao_sprintf("NETBUF_LIMIT=%lu", limit);
+		n->env[n->env[2] ? 3 : 2] = ao_sprintf("NETBUF_LIMIT=%lu", limit);
 	ckpt_dev_set_priv(dev, n);
 	return 0;
 }
@@ -130,7 +144,7 @@ static void nic_dispose(ckpt_dev *dev)
 		return;
 	free(n->script);
 	free(n->xs_path);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		free(n->env[i]);
 	free(n);
 	ckpt_dev_set_priv(dev, NULL);
@@ -241,10 +255,8 @@ static void nic_setup(ckpt_dev *dev)
 		rc = ao_xs_rm(ckpt_dev_ctx(dev), n->xs_path);
 	if (!rc)
 		rc = write_node(dev, "vif", n->vif);
-	if (!rc) {
-		nb_owner_self(self);
+	if (!rc && !nb_owner_self(self))
 		rc = write_node(dev, "owner", self);
-	}
 	if (rc) {
 		ckpt_dev_done(dev, rc);
 		return;

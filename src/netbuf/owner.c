@@ -46,11 +46,13 @@ static unsigned long long start_of(long pid)
 	return start;
 }
 
-void nb_owner_self(char buf[NB_OWNER_LEN])
+int nb_owner_self(char buf[NB_OWNER_LEN])
 {
 	long pid = (long)getpid();
+	unsigned long long start = start_of(pid);
 
-	snprintf(buf, NB_OWNER_LEN, "%ld:%llu", pid, start_of(pid));
+	snprintf(buf, NB_OWNER_LEN, "%ld:%llu", pid, start);
+	return start ? 0 : -1;
 }
 
 int nb_owner_parse(const char *rec, int *pid_out, unsigned long long *start_out)

@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <linux/capability.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -217,6 +218,74 @@ TEST_T(nic_noplug_netlink_fault_fails_before_the_script, 60)
 	ASSERT_RC(ckpt_devset_setup(set, NULL), CKPT_ERROR_FAULT);
 	ASSERT_TRUE(tlog_contains(L, "cannot open a netlink socket"));
 	ASSERT_TRUE(!tlog_contains(L, "remus-netbuf-setup["));
+	assert_nothing_left(L);
+	nic_end(&g, L, set);
+}
+
+/* Field 22 of /proc/PID/stat: the process's start time, which with its
+ * pid names it for the script's owner record. */
+static unsigned long long start_of(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long start = 0;
+	FILE *f;
+	size_t len;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	ASSERT_TRUE(f != NULL);
+	len = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[len] = '\0';
+	p = strrchr(buf, ')');
+	for (int field = 2; field < 22 && p; field++)
+		p = strchr(p + 1, ' ');
+	ASSERT_TRUE(p && sscanf(p, " %llu", &start) == 1);
+	return start;
+}
+
+/*
+ * ckpt_devset_cleanup (ckptdev teardown --domid) against a NIC the script
+ * set up for a live process: refused, naming it, and its IFB stays; once
+ * that process is gone, the same cleanup removes everything.  The
+ * library's own process is the owner of what it set up: its cleanup
+ * proceeds (it passes NETBUF_OWNER; the script's parent is the library's
+ * supervisor, not the library).
+ */
+TEST_T(nic_noplug_cleanup_refuses_a_live_owners_nic, 60)
+{
+	struct guestnet g;
+	struct tloop *L;
+	ckpt_devset *set;
+	char buf[256], says[128];
+	pid_t owner;
+
+	nic_begin(false, CKPT_LOOP_POLL, &g, &L, &set);
+	owner = fork();
+	ASSERT_TRUE(owner >= 0);
+	if (owner == 0) {
+		pause();
+		_exit(0);
+	}
+	ASSERT_EQ(guestnet_sh("vifname=" GUESTNET_VIF " XENBUS_PATH=" XS_FOLDER
+	                      " NETBUF_QDISC=bfifo NETBUF_OWNER=%d:%llu %s setup",
+	                      (int)owner, start_of(owner), script_path()),
+	          0);
+	ASSERT_RC(ckpt_devset_cleanup(set, NULL), CKPT_ERROR_SCRIPT);
+	snprintf(says, sizeof(says), GUESTNET_VIF " is protected by live process %d (", (int)owner);
+	ASSERT_TRUE(tlog_contains(L, says));
+	ASSERT_TRUE(guestnet_sh_out(buf, sizeof(buf), "ip -o link show type ifb")[0] != '\0');
+	kill(owner, SIGKILL);
+	ASSERT_EQ(waitpid(owner, NULL, 0), owner);
+	ASSERT_OK(ckpt_devset_cleanup(set, NULL));
+	assert_nothing_left(L);
+
+	/* set up as if by this process: its own cleanup goes ahead */
+	ASSERT_EQ(guestnet_sh("vifname=" GUESTNET_VIF " XENBUS_PATH=" XS_FOLDER
+	                      " NETBUF_QDISC=bfifo NETBUF_OWNER=%d:%llu %s setup",
+	                      (int)getpid(), start_of(getpid()), script_path()),
+	          0);
+	ASSERT_OK(ckpt_devset_cleanup(set, NULL));
 	assert_nothing_left(L);
 	nic_end(&g, L, set);
 }
@@ -734,7 +803,7 @@ TEST_T(nic_plug_batch_a_failing_nic_gets_its_own_rc, 600)
 
 /* The test's stand-in for remus-netbuf-setup, for vifs named vN: it
  * reports the IFB ibN the test made, as the protocol says, and nothing
- * more (one exec per setup instead of the real script's 17). */
+ * more (one exec per setup instead of the real script's 6). */
 static const char many_script[] = "case $1 in\n"
                                   "setup) exec xenstore-write \"$XENBUS_PATH/ifb\" "
                                   "\"ib${vifname#v}\" ;;\n"
