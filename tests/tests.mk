@@ -127,17 +127,12 @@ BENCH_VM = tests/vm/run-in-vm --timeout 3600 -- env BENCH_QUICK=$(BENCH_QUICK) \
            $(abspath $(BUILD))/bench/nic-bench
 
 bench: $(BENCH_BINS)
-	$(BUILD)/bench/bench
-	$(BUILD)/bench/nic-bench
+	BENCH_QUICK=$(BENCH_QUICK) $(BUILD)/bench/bench
+	BENCH_QUICK=$(BENCH_QUICK) $(BUILD)/bench/nic-bench
 	@if $(HAVE_PLUG); then echo "(this kernel has sch_plug: no VM run)"; \
 	else $(BENCH_VM); fi
 
 bench-quick:
 	$(MAKE) --no-print-directory BENCH_QUICK=1 bench
 
-# The host half of bench-quick, for check-net (about 3 s).
-bench-quick-host: $(BENCH_BINS)
-	BENCH_QUICK=1 $(BUILD)/bench/bench
-	BENCH_QUICK=1 $(BUILD)/bench/nic-bench
-
-.PHONY: bench bench-quick bench-quick-host
+.PHONY: bench bench-quick
