@@ -87,7 +87,7 @@ static double spawn_by_hand(int n)
 				_exit(127);
 			}
 			_exit(waitpid(prog, &st, 0) == prog && WIFEXITED(st) ? WEXITSTATUS(st)
-			                                                      : 126);
+			                                                     : 126);
 		}
 		close(out[1]);
 		while (read(out[0], buf, sizeof(buf)) > 0)

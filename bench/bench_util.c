@@ -58,8 +58,8 @@ void bu_set_where(const char *w)
 
 void bu_row(const char *what, const char *method, struct bu_stats s, const char *unit)
 {
-	printf("  %-10s %-30s %-24s min %10.1f  med %10.1f %s\n", where, what, method, s.min,
-	       s.med, unit);
+	printf("  %-10s %-30s %-24s min %10.1f  med %10.1f %s\n", where, what, method, s.min, s.med,
+	       unit);
 	fflush(stdout);
 }
 
@@ -79,8 +79,8 @@ void bu_target(const char *what, double value, bool le, double limit, const char
 {
 	bool pass = le ? value <= limit : value >= limit;
 
-	printf("  TARGET %-10s %-44s %9.2f %s %-8.2f %s", where, what, value, le ? "<=" : ">=",
-	       limit, pass ? "PASS" : "MISS");
+	printf("  TARGET %-10s %-44s %9.2f %s %-8.2f %s", where, what, value,
+	       le ? "<=" : ">=", limit, pass ? "PASS" : "MISS");
 	if (!pass)
 		printf(" by %.0f%%", le ? (value / limit - 1) * 100 : (1 - value / limit) * 100);
 	if (note && note[0])

@@ -195,7 +195,8 @@ static int floor_step(struct floor *f, int action)
 
 		if (len < 0)
 			bu_die("floor: recv: %s", strerror(errno));
-		for (struct nlmsghdr *h = (void *)f->rbuf; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+		for (struct nlmsghdr *h = (void *)f->rbuf; NLMSG_OK(h, len);
+		     h = NLMSG_NEXT(h, len)) {
 			struct nlmsgerr *e = NLMSG_DATA(h);
 
 			if (h->nlmsg_type != NLMSG_ERROR)
@@ -414,8 +415,8 @@ static void bench_checkpoint(int k, const int ifindex[], const char *script, xen
 						t2 = bu_now_ns();
 						bad[1] |= ckpt_devset_commit(lib.set) != 0;
 					} else {
-						nb_plug_request(lib.be, lib.devs, (size_t)k, NB_BUFFER,
-						                lib.rcs);
+						nb_plug_request(lib.be, lib.devs, (size_t)k,
+						                NB_BUFFER, lib.rcs);
 						t1 = t2 = bu_now_ns();
 						nb_plug_request(lib.be, lib.devs, (size_t)k,
 						                NB_RELEASE_ONE, lib.rcs);
@@ -434,12 +435,14 @@ static void bench_checkpoint(int k, const int ifindex[], const char *script, xen
 					t3 = bu_now_ns();
 					allocs_libxl += bu_allocs() - a0;
 					if (bad[0] || bad[1])
-						bu_die("libxl's way: unexpected answers at %d NICs", k);
+						bu_die("libxl's way: unexpected answers at %d NICs",
+						       k);
 					break;
 				default:
 					bad[0] = floor_step(&fl, TCQ_PLUG_BUFFER) != expect_refused;
 					t1 = t2 = bu_now_ns();
-					bad[1] = floor_step(&fl, TCQ_PLUG_RELEASE_ONE) != expect_refused;
+					bad[1] = floor_step(&fl, TCQ_PLUG_RELEASE_ONE) !=
+					         expect_refused;
 					t3 = bu_now_ns();
 					if (bad[0] || bad[1])
 						bu_die("floor: unexpected answers at %d NICs", k);
@@ -601,8 +604,9 @@ int main(int argc, char **argv)
 	lg = (xentoollog_logger *)xtl_createlogger_stdiostream(stderr, XTL_WARN, 0);
 	printf("nic_bench (%s): %d rounds of %d checkpoints per K, methods interleaved; "
 	       "times per phase\n",
-	       have_plug ? "kernel with sch_plug" : "no sch_plug here: pfifo stand-in, every "
-	                                            "request refused",
+	       have_plug ? "kernel with sch_plug"
+	                 : "no sch_plug here: pfifo stand-in, every "
+	                   "request refused",
 	       rounds, cycles);
 	if (have_plug)
 		xsd_fixture_start();
