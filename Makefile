@@ -42,7 +42,7 @@ LIB_SRC  := $(wildcard src/ao/*.c) $(wildcard src/devices/*.c) src/netbuf/nic.c 
 ifeq ($(NETBUF),no)
 LIB_SRC  += src/netbuf/nb_stub.c
 else
-LIB_SRC  += src/netbuf/nb_nl.c
+LIB_SRC  += src/netbuf/nb_nl.c src/netbuf/nb_parse.c
 NL_CFLAGS := $(shell pkg-config --cflags libnl-route-3.0 2>/dev/null || echo -I/usr/include/libnl3)
 NL_LIBS  := $(shell pkg-config --libs libnl-route-3.0 2>/dev/null || echo -lnl-route-3 -lnl-3)
 LDLIBS_LIB += $(NL_LIBS)
