@@ -106,6 +106,7 @@ include tests/tests.mk
 -include tests/net/net.mk
 -include tests/vm/vm.mk
 -include tests/xen/xen.mk
+-include tests/fuzz/fuzz.mk
 
 # ---------------------------------------------------------------- install
 
