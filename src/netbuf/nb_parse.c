@@ -14,6 +14,7 @@
  * against the rest of its message or nest (RTA_OK), a struct against its
  * attribute's payload.
  */
+#include <errno.h>
 #include <linux/gen_stats.h>
 #include <linux/if_link.h>
 #include <linux/pkt_sched.h>
@@ -112,7 +113,9 @@ bool nb_ack_of(const struct nlmsghdr *h, uint32_t first_seq, size_t k, size_t *j
 	if (h->nlmsg_type != NLMSG_ERROR || i >= k || h->nlmsg_len < NLMSG_LENGTH(sizeof(e->error)))
 		return false;
 	*j = i;
-	*err = -e->error;
+	/* 0 or -errno from the kernel; anything else is no answer we know,
+	 * and -INT_MIN would overflow */
+	*err = e->error <= 0 && e->error > -4096 ? -e->error : EPROTO;
 	return true;
 }
 

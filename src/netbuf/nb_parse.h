@@ -51,7 +51,7 @@ HIDDEN bool nb_take_answer(const struct nlmsghdr *h, uint32_t first_seq, size_t 
 
 /* Whether h is the error answer or ack to one of k requests numbered from
  * first_seq; then *j is that request's position and *err its errno (0:
- * done). */
+ * done; EPROTO if the answer's error is not 0 or -1..-4095). */
 HIDDEN bool nb_ack_of(const struct nlmsghdr *h, uint32_t first_seq, size_t k, size_t *j, int *err);
 
 #endif /* CKPT_NETBUF_NB_PARSE_H */
