@@ -44,7 +44,7 @@ LIB_SRC  := $(wildcard src/ao/*.c) $(wildcard src/devices/*.c) src/netbuf/nic.c 
 ifeq ($(NETBUF),no)
 LIB_SRC  += src/netbuf/nb_stub.c
 else
-LIB_SRC  += src/netbuf/nb_nl.c src/netbuf/nb_sweep.c
+LIB_SRC  += src/netbuf/nb_nl.c src/netbuf/nb_parse.c src/netbuf/nb_sweep.c
 NL_CFLAGS := $(shell pkg-config --cflags libnl-route-3.0 2>/dev/null || echo -I/usr/include/libnl3)
 NL_LIBS  := $(shell pkg-config --libs libnl-route-3.0 2>/dev/null || echo -lnl-route-3 -lnl-3)
 LDLIBS_LIB += $(NL_LIBS)
@@ -108,6 +108,7 @@ include tests/tests.mk
 -include tests/net/net.mk
 -include tests/vm/vm.mk
 -include tests/xen/xen.mk
+-include tests/fuzz/fuzz.mk
 
 # ---------------------------------------------------------------- install
 

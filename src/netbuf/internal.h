@@ -112,6 +112,18 @@ HIDDEN void nb_sweep_start(ao_egc *egc, struct nb_sweep *s);
  * (scripts/remus-netbuf-setup, "IFB naming" and "Ownership"). */
 HIDDEN uint32_t nb_cksum(const char *s);
 
+/* What the hotplug script writes to xenstore, as nic.c reads it back
+ * (apart, for the fuzz target in tests/fuzz):
+ * nb_ifname_ok: an interface name we are willing to pass around (a vif=
+ *   parameter, XENBUS_PATH/ifb): fits IFNAMSIZ, only characters that need
+ *   no quoting anywhere, and not "." or ".." (which the kernel refuses,
+ *   and which are directories under /sys and /proc).
+ * nb_hotplug_error_rc: the rc for the line the script left in
+ *   XENBUS_PATH/hotplug-error: CKPT_ERROR_NOTSUP if it says the kernel
+ *   has no plug qdisc, else CKPT_ERROR_SCRIPT. */
+HIDDEN bool nb_ifname_ok(const char *name);
+HIDDEN int nb_hotplug_error_rc(const char *msg);
+
 /* The per-device state of a NIC. */
 struct nb_nic {
 	ckpt_dev *dev;

@@ -5,8 +5,8 @@
  *
  * One plain NETLINK_ROUTE socket per devset (socket(2), connected to the
  * kernel, so nothing else can write to it), with its own sequence numbers,
- * carries every request; the requests are built and the answers parsed
- * here.  No libnl object, no allocation after attach, and never a dump:
+ * carries every request; the requests are built here, the answers are
+ * parsed by nb_parse.c (apart, for the fuzz target).  No libnl object, no allocation after attach, and never a dump:
  * a dump of the host's qdiscs or links per NIC would cost K NICs K^2.
  *
  *   attach    one RTM_GETLINK for the IFB by name (IFLA_IFNAME): is it an
@@ -82,7 +82,6 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <linux/gen_stats.h>
 #include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/pkt_sched.h>
@@ -98,6 +97,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "nb_parse.h"
 
 /* Receive-buffer bytes allowed per answer: the ~832 the kernel charges,
  * with room to spare (it is a limit, not memory in use). */
@@ -152,19 +152,6 @@ _Static_assert(sizeof(struct nb_getlink) ==
                "no padding after IFLA_IFNAME");
 _Static_assert(sizeof(struct nb_get) == NLMSG_LENGTH(sizeof(struct tcmsg)), "a bare tcmsg");
 
-/* What came back for one get of a batch (exchange). */
-struct nb_answer {
-	int error;             /* the errno of the kernel's error answer; 0 */
-	bool got;              /* the object came: the fields below are its */
-	int ifindex;           /* RTM_NEWLINK, RTM_NEWQDISC */
-	char kind[16];         /* IFLA_INFO_KIND or TCA_KIND; "" if none */
-	char alias[64];        /* RTM_NEWLINK: IFLA_IFALIAS; "" if none */
-	unsigned char addr[6]; /* RTM_NEWLINK: IFLA_ADDRESS, if addr_len */
-	size_t addr_len;
-	uint32_t handle;   /* RTM_NEWQDISC */
-	ckpt_nic_stats st; /* RTM_NEWQDISC's TCA_STATS2 */
-};
-
 struct nb_plug {
 	ckpt_dev *dev;
 	char ifb[16];
@@ -187,13 +174,6 @@ struct nb_backend {
 	struct nb_get *getbuf;     /* batch_max gets */
 	struct nb_answer *answers; /* batch_max: their answers */
 	unsigned char recvbuf[NB_RECV_SPACE];
-};
-
-/* Reading what the kernel queued on the socket (next_answer). */
-struct nb_rx {
-	struct nlmsghdr *h; /* the next message in recvbuf */
-	ssize_t left;       /* bytes of recvbuf from h on */
-	bool lost;          /* recv() said ENOBUFS: the kernel dropped answers */
 };
 
 static const char *const action_names[] = {
@@ -407,11 +387,9 @@ static struct nlmsghdr *next_answer(struct nb_backend *be, struct nb_rx *rx)
 	ssize_t len;
 
 	for (;;) {
-		if (rx->h && NLMSG_OK(rx->h, rx->left)) {
-			h = rx->h;
-			rx->h = NLMSG_NEXT(rx->h, rx->left);
+		h = nb_rx_next(rx);
+		if (h)
 			return h;
-		}
 		len = recv(be->fd, be->recvbuf, sizeof(be->recvbuf), MSG_DONTWAIT);
 		if (len < 0 && errno == EINTR)
 			continue;
@@ -427,83 +405,6 @@ static struct nlmsghdr *next_answer(struct nb_backend *be, struct nb_rx *rx)
 		}
 		rx->h = (struct nlmsghdr *)be->recvbuf;
 		rx->left = len;
-	}
-}
-
-/* The string attribute a, bounded, into buf. */
-static void copy_string(char *buf, size_t size, const struct rtattr *a)
-{
-	snprintf(buf, size, "%.*s", (int)strnlen(RTA_DATA(a), RTA_PAYLOAD(a)),
-	         (const char *)RTA_DATA(a));
-}
-
-/* RTM_NEWLINK: the ifindex, and IFLA_LINKINFO's IFLA_INFO_KIND. */
-static void parse_link(const struct nlmsghdr *h, struct nb_answer *a)
-{
-	const struct ifinfomsg *ifi = NLMSG_DATA(h);
-	int len = (int)IFLA_PAYLOAD(h);
-
-	a->got = true;
-	a->ifindex = ifi->ifi_index;
-	for (const struct rtattr *r = IFLA_RTA(ifi); RTA_OK(r, len); r = RTA_NEXT(r, len)) {
-		int ilen = (int)RTA_PAYLOAD(r);
-
-		if (r->rta_type == IFLA_IFALIAS)
-			copy_string(a->alias, sizeof(a->alias), r);
-		if (r->rta_type == IFLA_ADDRESS && RTA_PAYLOAD(r) <= sizeof(a->addr)) {
-			a->addr_len = RTA_PAYLOAD(r);
-			memcpy(a->addr, RTA_DATA(r), a->addr_len);
-		}
-		if ((r->rta_type & NLA_TYPE_MASK) != IFLA_LINKINFO)
-			continue;
-		for (const struct rtattr *i = RTA_DATA(r); RTA_OK(i, ilen); i = RTA_NEXT(i, ilen))
-			if (i->rta_type == IFLA_INFO_KIND)
-				copy_string(a->kind, sizeof(a->kind), i);
-	}
-}
-
-/* TCA_STATS2's members: bytes and packets dequeued (by a plug: released),
- * the queue now (held), and what the limit refused. */
-static void parse_stats2(const struct rtattr *stats, ckpt_nic_stats *st)
-{
-	int len = (int)RTA_PAYLOAD(stats);
-
-	for (const struct rtattr *r = RTA_DATA(stats); RTA_OK(r, len); r = RTA_NEXT(r, len)) {
-		struct gnet_stats_basic b;
-		struct gnet_stats_queue q;
-		uint64_t packets;
-
-		if (r->rta_type == TCA_STATS_BASIC && RTA_PAYLOAD(r) >= sizeof(b)) {
-			memcpy(&b, RTA_DATA(r), sizeof(b));
-			st->bytes_released = b.bytes;
-			st->packets_released = b.packets;
-		} else if (r->rta_type == TCA_STATS_PKT64 && RTA_PAYLOAD(r) >= sizeof(packets)) {
-			/* after TCA_STATS_BASIC, when the count outgrew its 32 bits */
-			memcpy(&packets, RTA_DATA(r), sizeof(packets));
-			st->packets_released = packets;
-		} else if (r->rta_type == TCA_STATS_QUEUE && RTA_PAYLOAD(r) >= sizeof(q)) {
-			memcpy(&q, RTA_DATA(r), sizeof(q));
-			st->packets_held = q.qlen;
-			st->bytes_held = q.backlog;
-			st->drops = q.drops;
-		}
-	}
-}
-
-/* RTM_NEWQDISC: where it is, its kind and handle, and its counters. */
-static void parse_qdisc(const struct nlmsghdr *h, struct nb_answer *a)
-{
-	const struct tcmsg *tcm = NLMSG_DATA(h);
-	int len = (int)TCA_PAYLOAD(h);
-
-	a->got = true;
-	a->ifindex = tcm->tcm_ifindex;
-	a->handle = tcm->tcm_handle;
-	for (const struct rtattr *r = TCA_RTA(tcm); RTA_OK(r, len); r = RTA_NEXT(r, len)) {
-		if (r->rta_type == TCA_KIND)
-			copy_string(a->kind, sizeof(a->kind), r);
-		else if ((r->rta_type & NLA_TYPE_MASK) == TCA_STATS2)
-			parse_stats2(r, &a->st);
 	}
 }
 
@@ -536,26 +437,8 @@ static int exchange(struct nb_backend *be, void *reqs, size_t k, size_t size, bo
 	} while (r < 0 && errno == EINTR);
 	if (r != (ssize_t)(k * size))
 		return r < 0 ? errno : EMSGSIZE; /* netlink takes a datagram whole or not at all */
-	while (!got_last && (h = next_answer(be, &rx))) {
-		size_t j = (uint32_t)(h->nlmsg_seq - first_seq);
-		struct nlmsgerr *e = NLMSG_DATA(h);
-
-		if (j >= k)
-			continue;
-		if (h->nlmsg_type == NLMSG_ERROR) {
-			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(e->error)))
-				continue;
-			if (e->error)
-				be->answers[j].error = -e->error;
-			got_last = j == k - 1;
-		} else if (h->nlmsg_type == RTM_NEWLINK &&
-		           h->nlmsg_len >= NLMSG_LENGTH(sizeof(struct ifinfomsg))) {
-			parse_link(h, &be->answers[j]);
-		} else if (h->nlmsg_type == RTM_NEWQDISC &&
-		           h->nlmsg_len >= NLMSG_LENGTH(sizeof(struct tcmsg))) {
-			parse_qdisc(h, &be->answers[j]);
-		}
-	}
+	while (!got_last && (h = next_answer(be, &rx)))
+		got_last = nb_take_answer(h, first_seq, k, be->answers);
 	*complete = got_last && !rx.lost;
 	return 0;
 }
@@ -796,20 +679,19 @@ static void read_answers(struct nb_backend *be, ckpt_dev *const *devs, size_t k,
 	struct nlmsghdr *h;
 
 	while (!got_last && (h = next_answer(be, &rx))) {
-		struct nlmsgerr *e = NLMSG_DATA(h);
-		size_t j = (uint32_t)(h->nlmsg_seq - first_seq);
+		size_t j;
+		int err;
 
-		if (h->nlmsg_type != NLMSG_ERROR || j >= k ||
-		    h->nlmsg_len < NLMSG_LENGTH(sizeof(e->error)))
+		if (!nb_ack_of(h, first_seq, k, &j, &err))
 			continue;
 		if (j == k - 1)
 			got_last = true;
-		if (e->error) {
+		if (err) {
 			ckpt_dev *dev = devs[be->sent_index[j]];
-			LOGEV(be->ctx, ERROR, -e->error, "domain %u: %s: plug %s on %s failed",
+			LOGEV(be->ctx, ERROR, err, "domain %u: %s: plug %s on %s failed",
 			      ckpt_dev_domid(dev), dev->name, action_names[action],
 			      nb_nic_of(dev)->plug->ifb);
-			rcs[be->sent_index[j]] = nb_rc_from_ack(-e->error);
+			rcs[be->sent_index[j]] = nb_rc_from_ack(err);
 		}
 	}
 	if (rx.lost || !got_last)

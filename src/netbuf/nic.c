@@ -62,10 +62,7 @@ static char *owner_env(void)
 	return nb_owner_self(self) ? NULL : ao_sprintf("NETBUF_OWNER=%s", self);
 }
 
-/* An interface name we are willing to pass around: fits IFNAMSIZ, only
- * characters that need no quoting anywhere, and not "." or ".." (which
- * the kernel refuses, and which are directories under /sys and /proc). */
-static bool good_ifname(const char *name)
+bool nb_ifname_ok(const char *name)
 {
 	size_t len = strlen(name);
 
@@ -85,7 +82,7 @@ static int nic_validate(ckpt_dev *dev)
 		DEV_LOG(dev, ERROR, "needs a vif=NAME parameter (the guest's backend interface)");
 		return CKPT_ERROR_INVAL;
 	}
-	if (!good_ifname(vif)) {
+	if (!nb_ifname_ok(vif)) {
 		DEV_LOG(dev, ERROR,
 		        "vif \"%s\": not an interface name (1-15 of A-Z a-z 0-9 . _ -, not . or "
 		        "..)",
@@ -267,10 +264,15 @@ static void nic_setup(ckpt_dev *dev)
 		ckpt_dev_done(dev, rc);
 }
 
-/* The script failed: say what it said went wrong, and give the rc:
- * CKPT_ERROR_NOTSUP when it says the kernel has no plug qdisc (nothing
- * this host can buffer with, as when nb_plug_attach finds no plug), else
- * CKPT_ERROR_SCRIPT. */
+/* NOTSUP when the line says the kernel has no plug qdisc: nothing this
+ * host can buffer with, as when nb_plug_attach finds no plug. */
+int nb_hotplug_error_rc(const char *msg)
+{
+	return strstr(msg, NIC_NO_PLUG_TEXT) ? CKPT_ERROR_NOTSUP : CKPT_ERROR_SCRIPT;
+}
+
+/* The script failed: say what it said went wrong, and give the rc
+ * (nb_hotplug_error_rc; CKPT_ERROR_SCRIPT if it said nothing). */
 static int log_hotplug_error(ckpt_dev *dev, const char *cmd)
 {
 	struct nb_nic *n = nb_nic_of(dev);
@@ -280,8 +282,7 @@ static int log_hotplug_error(ckpt_dev *dev, const char *cmd)
 
 	if (ao_xs_read(ckpt_dev_ctx(dev), path, &msg) == 0 && msg[0]) {
 		DEV_LOG(dev, ERROR, "remus-netbuf-setup %s for %s failed: %s", cmd, n->vif, msg);
-		if (strstr(msg, NIC_NO_PLUG_TEXT))
-			rc = CKPT_ERROR_NOTSUP;
+		rc = nb_hotplug_error_rc(msg);
 	} else {
 		DEV_LOG(dev, ERROR, "remus-netbuf-setup %s for %s failed (it left no %s)", cmd,
 		        n->vif, path);
@@ -304,7 +305,7 @@ static int attach_ifb(ckpt_dev *dev)
 		DEV_LOG(dev, ERROR, "remus-netbuf-setup succeeded but wrote no %s", path);
 	if (rc)
 		goto out;
-	if (!good_ifname(ifb)) {
+	if (!nb_ifname_ok(ifb)) {
 		DEV_LOG(dev, ERROR, "%s holds \"%s\", which is not an interface name", path, ifb);
 		rc = CKPT_ERROR_SCRIPT;
 		goto out;
@@ -412,7 +413,7 @@ static void teardown_script_cb(ao_egc *egc, ao_exec *x, int rc)
 	path = ao_sprintf("%s/ifb", n->xs_path);
 	if (n->ifb[0])
 		snprintf(n->sweep.ifb, sizeof(n->sweep.ifb), "%s", n->ifb);
-	else if (ao_xs_read(ckpt_dev_ctx(n->dev), path, &ifb) == 0 && good_ifname(ifb))
+	else if (ao_xs_read(ckpt_dev_ctx(n->dev), path, &ifb) == 0 && nb_ifname_ok(ifb))
 		snprintf(n->sweep.ifb, sizeof(n->sweep.ifb), "%s", ifb);
 	free(ifb);
 	free(path);
