@@ -24,6 +24,7 @@
 #include "../harness/tloop.h"
 #include "../ops/top.h"
 #include "ckptdev/devices.h"
+#include "ckptdev/netbuf.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -841,7 +842,7 @@ struct stress {
 	struct tloop *L;
 	struct stress_set sets[STRESS_SETS];
 	atomic_int stop;
-	atomic_int cycles, step_errors, timer_ops, timer_bad;
+	atomic_int cycles, rearms, step_errors, timer_ops, timer_bad;
 	atomic_int starters_done;
 };
 
@@ -868,10 +869,27 @@ static void *stress_cycler(void *arg)
 	unsigned seed = (unsigned)(uintptr_t)&seed;
 
 	while (!atomic_load(&st->stop)) {
-		int rc = top_checkpoints(st->sets[stress_rand(&seed) % STRESS_SETS].set, 1);
+		unsigned r = stress_rand(&seed);
+		ckpt_devset *set = st->sets[r % STRESS_SETS].set;
+		int rc = top_checkpoints(set, 1);
 		if (!rc)
 			atomic_fetch_add(&st->cycles, 1);
 		else if (rc != CKPT_ERROR_INVAL) /* not ready, or another cycler's turn */
+			atomic_fetch_add(&st->step_errors, 1);
+		/* the backup lost and a new one, now and then, and the NIC
+		 * counters (none here: 0 when READY), from this thread too */
+		if ((r >> 4) % 16 == 0) {
+			rc = ckpt_devset_release_all(set);
+			if (rc && rc != CKPT_ERROR_INVAL)
+				atomic_fetch_add(&st->step_errors, 1);
+			rc = ckpt_devset_rearm(set);
+			if (!rc)
+				atomic_fetch_add(&st->rearms, 1);
+			else if (rc != CKPT_ERROR_INVAL) /* not released (by us, or still) */
+				atomic_fetch_add(&st->step_errors, 1);
+		}
+		rc = ckpt_devset_nic_stats(set, NULL, NULL, 0);
+		if (rc && rc != CKPT_ERROR_INVAL)
 			atomic_fetch_add(&st->step_errors, 1);
 		/* A pause, as real checkpoints have: a tight loop of lock and
 		 * unlock starved the loop thread's state changes (seen under
@@ -1039,10 +1057,11 @@ static void stress(enum ckpt_loop_kind loop)
 	}
 	ASSERT_EQ(st.step_errors, 0);
 	ASSERT_EQ(st.timer_bad, 0);
+	ASSERT_GT(st.rearms, 0);
 	if (n_starters)
 		ASSERT_GT(st.timer_ops, 0);
-	fprintf(stderr, "stress: %d checkpoint cycles, %d timer operations\n", st.cycles,
-	        st.timer_ops);
+	fprintf(stderr, "stress: %d checkpoint cycles, %d release/rearm pairs, %d timer operations\n",
+	        st.cycles, st.rearms, st.timer_ops);
 	tloop_free(st.L);
 }
 
