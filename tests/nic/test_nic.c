@@ -570,12 +570,14 @@ TEST_T(nic_plug_setup_failing_after_the_script_delivers_what_was_held, 240)
 		unlink(h.ready);
 		unlink(h.sent);
 		tlog_clear(L);
-		ASSERT_OK(ckpt_fault_arm(tloop_ctx(L), cases[i].fault, 1, 0));
 		ASSERT_OK(ckpt_devset_setup(set, &how));
 		run_until_file(L, h.ready);
 		/* the script's setup is done: the redirect is in place */
 		guestnet_send(&g, 8);
 		expect_held(&g, script_ifb(ifb, sizeof(ifb)), 8);
+		/* armed now, so that it hits the step after the script (the
+		 * setup's reads before it have been made) */
+		ASSERT_OK(ckpt_fault_arm(tloop_ctx(L), cases[i].fault, 1, 0));
 		create_file(h.sent); /* the script goes on */
 		ASSERT_TRUE(tloop_run_until(L, &d.done, WAIT_MS));
 		ASSERT_RC(d.rc, CKPT_ERROR_FAULT);
