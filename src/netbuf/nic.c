@@ -8,12 +8,14 @@
  *   timeout_ms=N     the script's timeout (default 10000)
  *   limit=BYTES      the plug qdisc's byte limit (default: the script's)
  *
- * Setup:    clear the device's xenstore folder; run `SCRIPT setup` with
+ * Setup:    refuse (BUSY) if the device's xenstore record names another
+ *           process that still runs (owner.c); else clear the folder and
+ *           write the record: vif, owner.  Run `SCRIPT setup` with
  *           vifname, XENBUS_PATH, NETBUF_OWNER (this process: the script
  *           refuses a live owner's IFB to anyone else) and NETBUF_LIMIT;
- *           on failure log its
- *           hotplug-error line; on success read XENBUS_PATH/ifb, check the
- *           name, and attach to the IFB's plug qdisc.
+ *           on failure log its hotplug-error line; on success read
+ *           XENBUS_PATH/ifb, check the name, and attach to the IFB's plug
+ *           qdisc.
  * Teardown: if attached, release everything the plug holds
  *           (RELEASE_INDEFINITE); run `SCRIPT teardown`, which releases
  *           the plug itself, removes the redirect, waits for the IFB's
