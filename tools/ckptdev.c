@@ -94,9 +94,10 @@ struct driver {
 	ckpt_async_how setup_how, teardown_how;
 	ev_timer tick;
 	ev_signal sigint, sigterm;
-	unsigned epoch; /* checkpoints completed */
-	FILE *human;    /* stdout, or stderr when stdout carries JSON */
-	double start_us;
+	unsigned epoch;     /* checkpoints completed */
+	FILE *human;        /* stdout, or stderr when stdout carries JSON */
+	double start_us;    /* CLOCK_MONOTONIC, where the run's times start */
+	double teardown_us; /* when the teardown started; 0 before */
 	bool setting_up, stopping;
 	int rc;
 	struct lat lat[3];
@@ -518,6 +519,7 @@ static void stop(struct driver *d)
 	}
 	ev_timer_stop(d->loop, &d->tick);
 	fprintf(d->human, "tearing down (held packets are released)\n");
+	d->teardown_us = now_us();
 	rc = ckpt_devset_teardown(d->set, &d->teardown_how);
 	if (rc)
 		teardown_done(d->ctx, rc, d);
@@ -631,14 +633,23 @@ static void teardown_done(ckpt_ctx *ctx, int rc, void *user)
 }
 
 /* The end of the run: for people, or with --json one object
- * {"summary": {"epochs", "max_held", "dropped", "steps": {step: {"n",
- * "p50_us", "p99_us", "max_us"}}}}. */
+ * {"summary": {"epochs", "max_held", "dropped", "start_monotonic_s",
+ * "teardown_at_s", "steps": {step: {"n", "p50_us", "p99_us", "max_us"}}}}.
+ * start_monotonic_s is CLOCK_MONOTONIC at the start of the run, so that
+ * the "_at_s" times can be joined with other programs' logs (the demo's);
+ * teardown_at_s is when the teardown started (null if none did). */
 static void summary(struct driver *d)
 {
+	char teardown_at[32] = "null";
+
+	if (d->teardown_us)
+		snprintf(teardown_at, sizeof(teardown_at), "%.6f",
+		         (d->teardown_us - d->start_us) / 1e6);
 	if (d->o.json)
 		printf("{\"summary\": {\"epochs\": %u, \"max_held\": %" PRIu64
-		       ", \"dropped\": %" PRIu64 ", \"steps\": {",
-		       d->epoch, d->max_held, d->drops);
+		       ", \"dropped\": %" PRIu64 ", \"start_monotonic_s\": %.6f"
+		       ", \"teardown_at_s\": %s, \"steps\": {",
+		       d->epoch, d->max_held, d->drops, d->start_us / 1e6, teardown_at);
 	else
 		printf("%u checkpoint(s); most packets held at once %" PRIu64 "; dropped %" PRIu64
 		       "\n",
