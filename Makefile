@@ -180,16 +180,25 @@ FORCE:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # The main job: the sample driver protecting a demo guest's traffic, here
-# if this kernel has sch_plug, else inside the test VM.
+# if this kernel has sch_plug, else inside the test VM; then its verdict
+# and picture from the logs in DEMO_OUT (tools/demo/verdict).
 HAVE_PLUG = unshare -n sh -c 'ip link add ckpt-probe type ifb && \
 	    tc qdisc add dev ckpt-probe root plug' >/dev/null 2>&1
+DEMO_OUT ?= $(BUILD)/demo
+DEMO_UDP := $(BUILD)/tools/demo/demo-udp
 
-demo: deps all $(BUILD)/tests/libxsd_stub.so
+$(DEMO_UDP): $(BUILD)/tools/demo/demo_udp.o
+	$(CC) $(LDFLAGS) -o $@ $<
+
+demo: deps all $(BUILD)/tests/libxsd_stub.so $(DEMO_UDP)
+	@mkdir -p $(DEMO_OUT)
 	@if $(HAVE_PLUG); then \
-		BUILD=$(BUILD) tools/demo/run-demo; \
+		BUILD=$(BUILD) OUT=$(DEMO_OUT) tools/demo/run-demo; \
 	else \
 		echo "this kernel has no sch_plug: running the demo in the test VM"; \
-		tests/vm/run-in-vm -- env BUILD=$(abspath $(BUILD)) $(abspath tools/demo/run-demo); \
+		tests/vm/run-in-vm --results $(abspath $(DEMO_OUT)) -- \
+		    env BUILD=$(abspath $(BUILD)) $(abspath tools/demo/run-demo); \
 	fi
+	@tools/demo/verdict $(DEMO_OUT)
 
 .PHONY: demo
