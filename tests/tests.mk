@@ -90,6 +90,7 @@ tests: $(T)/nic-tests
 
 check-tools: deps all
 	BUILD=$(BUILD) tests/tools/run-tool-tests
+	tests/tools/demo-verdict-tests
 
 .PHONY: check-tools
 
