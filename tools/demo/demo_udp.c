@@ -4,12 +4,15 @@
  *   demo-udp send ADDR PORT INTERVAL_US   (in the guest)
  *   demo-udp recv ADDR PORT               (on the far side of the buffer)
  *
- * send: one UDP datagram every INTERVAL_US microseconds (on an absolute
- * schedule, so a late wake-up does not stretch the stream) until SIGINT or
- * SIGTERM.  Each carries its sequence number (from 1) and its send time;
- * each is also written to standard output as "SEQ SEND_S" when sendto
- * returned, SEND_S read just before sendto.  The send buffer is raised
- * first: held datagrams stay charged to it while the plug holds them.
+ * send: writes "# ready" and waits for SIGUSR1 (so that it can be
+ * started ahead and set off at the right moment without a fork); then
+ * sends one UDP datagram every INTERVAL_US microseconds (on an absolute
+ * schedule, so a late wake-up does not stretch the stream) until SIGINT
+ * or SIGTERM.  Each carries its sequence number (from 1) and its send
+ * time; each is also written to standard output as "SEQ SEND_S" when
+ * sendto returned, SEND_S read just before sendto.  The send buffer is
+ * raised first: held datagrams stay charged to it while the plug holds
+ * them.
  *
  * recv: bind ADDR:PORT and write "SEQ SEND_S ARRIVAL_S" for every
  * datagram that arrives, ARRIVAL_S read as soon as recvmsg returns (never
@@ -46,12 +49,14 @@ struct dgram {
 	uint8_t pad[16];
 };
 
-static volatile sig_atomic_t stopping;
+static volatile sig_atomic_t stopping, started;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	stopping = 1;
+	if (sig == SIGUSR1)
+		started = 1;
+	else
+		stopping = 1;
 }
 
 static uint64_t mono_ns(void)
@@ -87,7 +92,8 @@ static int parse_addr(struct sockaddr_in *sa, const char *addr, const char *port
 	return 0;
 }
 
-static int do_send(int fd, const struct sockaddr_in *to, unsigned long interval_us)
+static int do_send(int fd, const struct sockaddr_in *to, unsigned long interval_us,
+                   const sigset_t *unblocked)
 {
 	int sndbuf = 8 << 20;
 	struct dgram d = {0};
@@ -99,6 +105,10 @@ static int do_send(int fd, const struct sockaddr_in *to, unsigned long interval_
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) &&
 	    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)))
 		return fail("setsockopt SO_SNDBUF");
+	printf("# ready\n");
+	fflush(stdout);
+	while (!started && !stopping)
+		sigsuspend(unblocked); /* SIGUSR1 is blocked until here */
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	while (!stopping) {
 		d.seq++;
@@ -178,6 +188,7 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART: EINTR ends a wait */
+	sigset_t usr1, unblocked;
 	struct sockaddr_in addr;
 	unsigned long interval_us = 0;
 	bool send;
@@ -203,13 +214,17 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &usr1, &unblocked);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return fail("socket");
-	rc = send ? do_send(fd, &addr, interval_us) : do_recv(fd, &addr);
+	rc = send ? do_send(fd, &addr, interval_us, &unblocked) : do_recv(fd, &addr);
 	close(fd);
 	fflush(stdout);
 	return rc;
