@@ -315,8 +315,7 @@ static void parse(struct opts *o, int argc, char **argv)
 			if (c == 'n') {
 				o->nic_devids[o->n_nics] = o->n_nics;
 				o->nics[o->n_nics++] = optarg;
-			}
-			else
+			} else
 				o->disks[o->n_disks++] = optarg;
 			break;
 		case 'i':
@@ -713,8 +712,8 @@ static int status(struct driver *d)
 			printf("%s{\"devid\": %d, \"vif\": \"%s\", \"ifb\": \"%s\", "
 			       "\"owner_pid\": %d, \"owner\": \"%s\", \"ifb_exists\": %s, "
 			       "\"qdisc\": \"%s\"",
-			       i ? ", " : "", r->devid, r->vif, r->ifb, r->owner_pid, owner_state(r),
-			       r->ifb_exists ? "true" : "false", r->qdisc);
+			       i ? ", " : "", r->devid, r->vif, r->ifb, r->owner_pid,
+			       owner_state(r), r->ifb_exists ? "true" : "false", r->qdisc);
 			if (!r->stats_rc)
 				printf(", \"released_packets\": %" PRIu64
 				       ", \"released_bytes\": %" PRIu64
@@ -730,11 +729,13 @@ static int status(struct driver *d)
 		       r->ifb[0] && !r->ifb_exists ? " (gone)" : "", r->owner_pid, owner_state(r));
 		if (!r->stats_rc)
 			printf("    %s qdisc: released %" PRIu64 " packets (%" PRIu64
-			       " bytes), holds %" PRIu64 " (%" PRIu64 " bytes), dropped %" PRIu64 "\n",
+			       " bytes), holds %" PRIu64 " (%" PRIu64 " bytes), dropped %" PRIu64
+			       "\n",
 			       r->qdisc, st->packets_released, st->bytes_released, st->packets_held,
 			       st->bytes_held, st->drops);
 		if (r->owner_pid && !r->owner_alive)
-			printf("    a crashed run's leftover: `ckptdev teardown --domid %u` removes "
+			printf("    a crashed run's leftover: `ckptdev teardown --domid %u` "
+			       "removes "
 			       "it\n",
 			       d->o.domid);
 	}
@@ -763,7 +764,8 @@ static int discover(struct driver *d, int *refused)
 			++*refused;
 		} else if (!r->vif[0]) {
 			fprintf(stderr,
-			        "ckptdev: domain %u: nic %d's record names no vif (not ckptdev's?): "
+			        "ckptdev: domain %u: nic %d's record names no vif (not "
+			        "ckptdev's?): "
 			        "not touched\n",
 			        d->o.domid, r->devid);
 			++*refused;
@@ -785,8 +787,9 @@ static void report_cleanup(struct driver *d)
 		const char *vif = ckpt_dev_param(dev, "vif");
 		int rc = ckpt_dev_last_rc(dev);
 
-		fprintf(d->human, "domain %u: %s %d (%s): %s\n", d->o.domid, ckpt_dev_kind_name(dev),
-		        ckpt_dev_devid(dev), vif ? vif : ckpt_dev_param(dev, "target"),
+		fprintf(d->human, "domain %u: %s %d (%s): %s\n", d->o.domid,
+		        ckpt_dev_kind_name(dev), ckpt_dev_devid(dev),
+		        vif ? vif : ckpt_dev_param(dev, "target"),
 		        rc ? ckpt_strerror(rc) : "removed");
 	}
 }
@@ -882,8 +885,8 @@ int main(int argc, char **argv)
 		d.o.cmd = CMD_STATUS;
 	} else {
 		if (cmd[0])
-			fprintf(stderr, "ckptdev: unknown command \"%s\" (run, teardown or status)\n",
-			        cmd);
+			fprintf(stderr,
+			        "ckptdev: unknown command \"%s\" (run, teardown or status)\n", cmd);
 		else
 			fprintf(stderr, "ckptdev: a command is needed (run, teardown or status)\n");
 		usage(stderr);

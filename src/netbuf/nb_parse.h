@@ -21,9 +21,9 @@
 
 /* What came back for one get of a batch. */
 struct nb_answer {
-	int error;         /* the errno of the kernel's error answer; 0 */
-	bool got;          /* the object came: the fields below are its */
-	int ifindex;       /* RTM_NEWLINK, RTM_NEWQDISC */
+	int error;             /* the errno of the kernel's error answer; 0 */
+	bool got;              /* the object came: the fields below are its */
+	int ifindex;           /* RTM_NEWLINK, RTM_NEWQDISC */
 	char kind[16];         /* IFLA_INFO_KIND or TCA_KIND; "" if none */
 	char alias[64];        /* RTM_NEWLINK: IFLA_IFALIAS; "" if none */
 	unsigned char addr[6]; /* RTM_NEWLINK: IFLA_ADDRESS, if addr_len */

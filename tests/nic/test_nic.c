@@ -1226,8 +1226,9 @@ static void owner_record(pid_t pid, char *buf, size_t len)
 	p = strrchr(stat, ')');
 	ASSERT_TRUE(p != NULL);
 	/* after ") ": fields 3 (state) .. 22 (starttime) */
-	ASSERT_EQ(sscanf(p + 2, "%*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
-	                        "%*s %*s %*s %llu",
+	ASSERT_EQ(sscanf(p + 2,
+	                 "%*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
+	                 "%*s %*s %*s %llu",
 	                 &start),
 	          1);
 	snprintf(buf, len, "%d:%llu", (int)pid, start);
@@ -1271,7 +1272,8 @@ TEST_T(nic_owner_a_running_protector_is_left_alone, 60)
 
 	cleanup = nic_set(L);
 	ASSERT_RC(ckpt_devset_cleanup(cleanup, NULL), CKPT_ERROR_BUSY);
-	ASSERT_TRUE(tlog_contains(L, "not tearing it down: " GUESTNET_VIF " is protected by process"));
+	ASSERT_TRUE(
+	        tlog_contains(L, "not tearing it down: " GUESTNET_VIF " is protected by process"));
 	ASSERT_OK(top_xs_read(tloop_ctx(L), XS_FOLDER "/owner", &v));
 	ASSERT_STR_EQ(v, rec);
 	free(v);
@@ -1326,8 +1328,8 @@ TEST_T(nic_plug_a_killed_driver_is_recovered_by_teardown_domid, 240)
 		dup2(fd, 1);
 		dup2(fd, 2);
 		execl(tool, "ckptdev", "run", "--domid", "9", "--nic", GUESTNET_VIF, "--script",
-		      script_path(), "--interval", "50", "--limit", "1048576", "--timeout",
-		      "60000", (char *)NULL);
+		      script_path(), "--interval", "50", "--limit", "1048576", "--timeout", "60000",
+		      (char *)NULL);
 		_exit(127);
 	}
 	/* wait for the driver's checkpoints (a whole setup first: a slow VM
@@ -1336,7 +1338,8 @@ TEST_T(nic_plug_a_killed_driver_is_recovered_by_teardown_domid, 240)
 	while (guestnet_sh("grep -q '^epoch *3:' %s", log)) {
 		if (test_now_ms() > deadline || waitpid(driver, NULL, WNOHANG) == driver)
 			FAIL("the driver never reached epoch 3: %s",
-			     guestnet_sh_out(buf, sizeof(buf), "tail -c 1500 %s | tr '\\n' '|'", log));
+			     guestnet_sh_out(buf, sizeof(buf), "tail -c 1500 %s | tr '\\n' '|'",
+			                     log));
 		usleep(20 * 1000);
 	}
 	script_ifb(ifb, sizeof(ifb));

@@ -1060,7 +1060,8 @@ static void stress(enum ckpt_loop_kind loop)
 	ASSERT_GT(st.rearms, 0);
 	if (n_starters)
 		ASSERT_GT(st.timer_ops, 0);
-	fprintf(stderr, "stress: %d checkpoint cycles, %d release/rearm pairs, %d timer operations\n",
+	fprintf(stderr,
+	        "stress: %d checkpoint cycles, %d release/rearm pairs, %d timer operations\n",
 	        st.cycles, st.rearms, st.timer_ops);
 	tloop_free(st.L);
 }
