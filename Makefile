@@ -36,7 +36,7 @@ else ifeq ($(SANITIZE),tsan)
 SANITIZE_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
 endif
 
-# Network buffering backend: nb_nl.c and nb_sweep.c (netlink) or nb_stub.c (NETBUF=no).
+# Network buffering backend: nb_nl.c, nb_sweep.c and nb_linkmon.c (netlink) or nb_stub.c (NETBUF=no).
 NETBUF   ?= yes
 SCRIPTDIR ?= $(PREFIX)/libexec/ckptdev
 LIB_SRC  := $(wildcard src/ao/*.c) $(wildcard src/devices/*.c) src/netbuf/nic.c \
@@ -44,7 +44,8 @@ LIB_SRC  := $(wildcard src/ao/*.c) $(wildcard src/devices/*.c) src/netbuf/nic.c 
 ifeq ($(NETBUF),no)
 LIB_SRC  += src/netbuf/nb_stub.c
 else
-LIB_SRC  += src/netbuf/nb_nl.c src/netbuf/nb_parse.c src/netbuf/nb_sweep.c
+LIB_SRC  += src/netbuf/nb_nl.c src/netbuf/nb_parse.c src/netbuf/nb_sweep.c \
+            src/netbuf/nb_linkmon.c
 NL_CFLAGS := $(shell pkg-config --cflags libnl-route-3.0 2>/dev/null || echo -I/usr/include/libnl3)
 NL_LIBS  := $(shell pkg-config --libs libnl-route-3.0 2>/dev/null || echo -lnl-route-3 -lnl-3)
 LDLIBS_LIB += $(NL_LIBS)

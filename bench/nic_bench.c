@@ -277,11 +277,12 @@ static void null_destroy(xentoollog_logger *lg)
 
 static xentoollog_logger null_logger = {null_vmessage, null_progress, null_destroy};
 
-/* The stand-in for remus-netbuf-setup in the checkpoint bench, for vifs
- * named vN: it reports the IFB ibN as the protocol says, nothing more. */
+/* The stand-in for remus-netbuf-setup in the checkpoint bench: there is
+ * no guest, so each NIC's vif is its IFB ibN itself (attach wants the vif
+ * to exist), which it reports as the protocol says, nothing more. */
 static const char standin_script[] = "case $1 in\n"
                                      "setup) exec xenstore-write \"$XENBUS_PATH/ifb\" "
-                                     "\"ib${vifname#v}\" ;;\n"
+                                     "\"$vifname\" ;;\n"
                                      "teardown) exit 0 ;;\n"
                                      "*) exit 2 ;;\n"
                                      "esac";
@@ -339,7 +340,7 @@ static void lib_open(struct lib *l, int k, const char *script, xentoollog_logger
 	memset(l, 0, sizeof(*l));
 	l->k = k;
 	l->ctx = new_ctx(have_plug ? lg : &null_logger, 0);
-	l->set = nic_devset(l->ctx, k, "v%d", script);
+	l->set = nic_devset(l->ctx, k, "ib%d", script);
 	if (have_plug) {
 		rc = ckpt_devset_setup(l->set, NULL);
 		if (rc)

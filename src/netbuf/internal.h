@@ -141,7 +141,16 @@ struct nb_nic {
 	struct nb_sweep sweep;
 	char *argv[3];
 	char *env[5]; /* vifname, XENBUS_PATH, NETBUF_OWNER, NETBUF_LIMIT, NULL */
+	/* What the link watch (nb_linkmon.c) looks for: set by attach,
+	 * cleared by detach, under the ctx lock.  0: not attached. */
+	int vif_ifindex, ifb_ifindex;
+	/* NB_GONE_*: deleted since attach.  Set by the link watch on the
+	 * loop's thread, read by the checkpoint steps under the step lock. */
+	atomic_uint gone;
 };
+
+#define NB_GONE_VIF 1u /* the guest's vif: its redirect went with it */
+#define NB_GONE_IFB 2u /* the IFB, and its plug with it */
 
 static inline struct nb_nic *nb_nic_of(const ckpt_dev *dev)
 {
@@ -161,6 +170,46 @@ HIDDEN int nb_owner_parse(const char *rec, int *pid_out, unsigned long long *sta
  * gets its pid (0 if unparsable). */
 HIDDEN int nb_owner_alive(const char *rec, int *pid_out);
 
+/*
+ * The link watch (nb_linkmon.c), one per devset: a NETLINK_ROUTE socket
+ * of its own, subscribed to RTNLGRP_LINK, its fd on the ctx's loop.  The
+ * kernel reports there every interface deleted; when one is the vif or the
+ * IFB of a NIC of the devset (by the ifindexes attach learnt), the NIC's
+ * gone bit is set and that is logged, once.  The checkpoint steps read
+ * the bit (an atomic load, no syscall): see nb_plug_request.  If the
+ * kernel dropped notifications (ENOBUFS on the socket), every attached
+ * NIC's vif and IFB is asked about again, by ifindex, from the loop.
+ * So a deletion is seen once the loop has run after it, not before.
+ *
+ * States:
+ *   Idle    after nb_linkmon_init, and after nb_linkmon_stop.
+ *   Active  from nb_linkmon_start (returning 0) until nb_linkmon_stop.
+ * Both are called under the ctx lock (init_subkind, cleanup_subkind).
+ * The fd is weak: it alone does not keep the application's loop running.
+ */
+struct nb_linkmon {
+	/* caller fills, before start */
+	ckpt_ctx *ctx;
+	uint32_t domid;
+	ckpt_dev *const *devs; /* the devset's NICs; attached or not */
+	size_t n;
+	/* private */
+	int fd;
+	uint32_t portid; /* the socket's netlink address: our answers */
+	uint32_t seq;
+	ao_fd ev;
+	unsigned char buf[8192]; /* one datagram */
+};
+
+HIDDEN void nb_linkmon_init(struct nb_linkmon *m);
+/* Open and subscribe the socket, watch its fd.  Logs and returns an rc. */
+HIDDEN int nb_linkmon_start(struct nb_linkmon *m);
+HIDDEN void nb_linkmon_stop(struct nb_linkmon *m);
+
+/* Start the devset's link watch on the backend, for its NICs devs[0..n)
+ * (nb_linkmon_start; stopped by nb_backend_close).  Logs, returns an rc. */
+HIDDEN int nb_backend_watch_links(struct nb_backend *be, ckpt_dev *const *devs, size_t n);
+
 /* Open the devset's netlink socket, sized for a checkpoint batch of nics
  * requests (every NIC of the devset); logs, at WARN, if the buffers cannot
  * hold that many answers, and the steps will then be split.  Logs and
@@ -168,11 +217,13 @@ HIDDEN int nb_owner_alive(const char *rec, int *pid_out);
 HIDDEN int nb_backend_open(ckpt_ctx *ctx, uint32_t domid, size_t nics, struct nb_backend **be_out);
 HIDDEN void nb_backend_close(struct nb_backend *be);
 
-/* Check that ifb is an IFB with a root plug qdisc (one RTM_GETLINK and
- * one RTM_GETQDISC, no dump) and prepare the requests for it.  Logs
- * (naming dev) and returns an rc: CKPT_ERROR_NOTFOUND (no such
- * interface), CKPT_ERROR_INVAL (not an ifb), CKPT_ERROR_NOTSUP (its root
- * qdisc is not a plug), or what the kernel's refusal maps to. */
+/* Check that ifb is an IFB with a root plug qdisc and that dev's vif
+ * exists (one sendmsg of two RTM_GETLINKs, one RTM_GETQDISC, no dump),
+ * learn both ifindexes for the link watch, clear dev's gone bits, and
+ * prepare the requests for the plug.  Logs (naming dev) and returns an
+ * rc: CKPT_ERROR_NOTFOUND (no such IFB, or no such vif), CKPT_ERROR_INVAL
+ * (not an ifb), CKPT_ERROR_NOTSUP (its root qdisc is not a plug), or what
+ * the kernel's refusal maps to. */
 HIDDEN int nb_plug_attach(struct nb_backend *be, ckpt_dev *dev, const char *ifb,
                           struct nb_plug **plug_out);
 HIDDEN void nb_plug_detach(struct nb_backend *be, struct nb_plug *plug);
@@ -180,7 +231,8 @@ HIDDEN void nb_plug_detach(struct nb_backend *be, struct nb_plug *plug);
 /* The counters of the plugs of devs[0..n) (all attached), read with one
  * RTM_GETQDISC per IFB, all in one sendmsg (or several, as for
  * nb_plug_request).  out[i] and rcs[i] for devs[i]: 0; CKPT_ERROR_NOTFOUND
- * (the IFB has gone, or its root qdisc is no longer that plug);
+ * (the IFB has gone, or its root qdisc is no longer that plug, or the
+ * link watch found its vif or IFB deleted: not logged again);
  * CKPT_ERROR_NOMEM or CKPT_ERROR_NETLINK (refused, or the answer was
  * lost).  Each failure is logged naming its NIC, and out[i] zeroed.  A
  * drop counter grown since the last read is logged at WARN (raise limit=).
@@ -195,7 +247,11 @@ HIDDEN int nb_plug_stats(struct nb_backend *be, ckpt_dev *const *devs, size_t n,
  * IFB or its plug has gone), CKPT_ERROR_NOMEM (the kernel is out of
  * memory), CKPT_ERROR_NETLINK (any other refusal).  A request whose answer
  * the kernel lost counts as done and is logged as "outcome unknown".
- * Returns the first error.  No allocation. */
+ * A device the link watch found gone (its vif or IFB deleted) is not sent
+ * BUFFER or RELEASE_ONE: it gets CKPT_ERROR_NOTFOUND at once, not logged
+ * again (the watch said it); RELEASE_INDEFINITE is sent to it all the
+ * same, to let out what its IFB still holds.  Returns the first error.
+ * No allocation. */
 HIDDEN int nb_plug_request(struct nb_backend *be, ckpt_dev *const *devs, size_t n,
                            enum nb_action action, int *rcs);
 
@@ -229,5 +285,8 @@ HIDDEN int nb_plug_attach_kind(struct nb_backend *be, ckpt_dev *dev, const char 
                                const char *kind, struct nb_plug **plug_out);
 HIDDEN size_t nb_backend_batch_max(const struct nb_backend *be);
 HIDDEN void nb_backend_set_rcvbuf(struct nb_backend *be, int bytes);
+/* For the tests: the link watch's receive buffer forced to bytes, so that
+ * notifications get lost. */
+HIDDEN void nb_backend_set_watch_rcvbuf(struct nb_backend *be, int bytes);
 
 #endif /* CKPT_NETBUF_INTERNAL_H */

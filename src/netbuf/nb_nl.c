@@ -10,12 +10,15 @@
  * a dump of the host's qdiscs or links per NIC would cost K NICs K^2.
  *
  *   attach    one RTM_GETLINK for the IFB by name (IFLA_IFNAME): is it an
- *             ifb, and its ifindex; one RTM_GETQDISC for its root qdisc
+ *             ifb, and its ifindex, and in the same sendmsg one for the
+ *             vif: it exists, and its ifindex (both for the link watch,
+ *             nb_linkmon.c); one RTM_GETQDISC for its root qdisc
  *             (tcm_ifindex, tcm_parent TC_H_ROOT: a get, not a dump): is
  *             it a plug, and its handle.  Then the plug's two requests
  *             are built once: the "change" of a step (struct nb_req) and
  *             the get of its counters (struct nb_get).
- *   step      one "change" per NIC in ONE sendmsg, as described below.
+ *   step      one "change" per NIC in ONE sendmsg, as described below;
+ *             a NIC the link watch found gone is left out (NOTFOUND).
  *   counters  one get per NIC in ONE sendmsg, the same way: each is
  *             answered with the root qdisc and its TCA_STATS2, or an error.
  *
@@ -172,7 +175,8 @@ struct nb_backend {
 	struct nb_req *sendbuf;    /* batch_max requests */
 	size_t *sent_index;        /* batch_max: position in the batch -> device */
 	struct nb_get *getbuf;     /* batch_max gets */
-	struct nb_answer *answers; /* batch_max: their answers */
+	struct nb_answer *answers; /* batch_max (at least 2): their answers */
+	struct nb_linkmon mon;     /* the NICs' vifs and IFBs: nb_linkmon.c */
 	unsigned char recvbuf[NB_RECV_SPACE];
 };
 
@@ -301,13 +305,15 @@ int nb_backend_open(ckpt_ctx *ctx, uint32_t domid, size_t nics, struct nb_backen
 	be->ctx = ctx;
 	be->domid = domid;
 	be->fd = -1;
+	nb_linkmon_init(&be->mon);
 	rc = open_batch_socket(be, nics);
 	if (rc)
 		goto out;
 	be->sendbuf = ao_calloc(be->batch_max, sizeof(*be->sendbuf));
 	be->sent_index = ao_calloc(be->batch_max, sizeof(*be->sent_index));
 	be->getbuf = ao_calloc(be->batch_max, sizeof(*be->getbuf));
-	be->answers = ao_calloc(be->batch_max, sizeof(*be->answers));
+	/* at least 2: attach asks about the IFB and the vif at once */
+	be->answers = ao_calloc(be->batch_max < 2 ? 2 : be->batch_max, sizeof(*be->answers));
 	*be_out = be;
 out:
 	if (rc)
@@ -319,6 +325,7 @@ void nb_backend_close(struct nb_backend *be)
 {
 	if (!be)
 		return;
+	nb_linkmon_stop(&be->mon);
 	if (be->fd >= 0)
 		close(be->fd);
 	free(be->sendbuf);
@@ -326,6 +333,15 @@ void nb_backend_close(struct nb_backend *be)
 	free(be->getbuf);
 	free(be->answers);
 	free(be);
+}
+
+int nb_backend_watch_links(struct nb_backend *be, ckpt_dev *const *devs, size_t n)
+{
+	be->mon.ctx = be->ctx;
+	be->mon.domid = be->domid;
+	be->mon.devs = devs;
+	be->mon.n = n;
+	return nb_linkmon_start(&be->mon);
 }
 
 size_t nb_backend_batch_max(const struct nb_backend *be)
@@ -338,6 +354,13 @@ void nb_backend_set_rcvbuf(struct nb_backend *be, int bytes)
 	int half = bytes / 2;
 
 	setsockopt(be->fd, SOL_SOCKET, SO_RCVBUFFORCE, &half, sizeof(half));
+}
+
+void nb_backend_set_watch_rcvbuf(struct nb_backend *be, int bytes)
+{
+	int half = bytes / 2;
+
+	setsockopt(be->mon.fd, SOL_SOCKET, SO_RCVBUFFORCE, &half, sizeof(half));
 }
 
 /* Build the plug's change request once; a step only stamps it. */
@@ -445,35 +468,55 @@ static int exchange(struct nb_backend *be, void *reqs, size_t k, size_t size, bo
 
 /* ---------------------------------------------------------------- attach */
 
+/* Interfaces names[0..k) (k <= 2), by name, in one sendmsg: their
+ * answers in be->answers[0..k), errs[j] the errno of each (ENODEV: no
+ * such interface).  Returns 0, or the errno of a send that failed. */
+static int get_links(struct nb_backend *be, const char *const *names, size_t k, int *errs)
+{
+	struct nb_getlink req[2];
+	bool complete;
+	int err;
+
+	memset(req, 0, sizeof(req));
+	for (size_t j = 0; j < k; j++) {
+		req[j].h.nlmsg_len = sizeof(req[j]);
+		req[j].h.nlmsg_type = RTM_GETLINK;
+		req[j].h.nlmsg_flags = NLM_F_REQUEST;
+		req[j].ifi.ifi_family = AF_UNSPEC;
+		req[j].name_rta.rta_type = IFLA_IFNAME;
+		req[j].name_rta.rta_len = RTA_LENGTH(sizeof(req[j].name));
+		snprintf(req[j].name, sizeof(req[j].name), "%s", names[j]);
+	}
+	err = exchange(be, req, k, sizeof(req[0]), &complete);
+	for (size_t j = 0; j < k && !err; j++) {
+		const struct nb_answer *a = &be->answers[j];
+		/* a get is always answered */
+		errs[j] = a->got ? 0 : a->error ? a->error : ENOBUFS;
+	}
+	return err;
+}
+
 /* One interface, by name: its answer in be->answers[0].  Returns 0, or
  * the errno of the failure (ENODEV: no such interface). */
 static int get_link(struct nb_backend *be, const char *name)
 {
-	struct nb_answer *a = &be->answers[0];
-	struct nb_getlink req;
-	bool complete;
-	int err;
+	int err1 = 0, err = get_links(be, &name, 1, &err1);
 
-	memset(&req, 0, sizeof(req));
-	req.h.nlmsg_len = sizeof(req);
-	req.h.nlmsg_type = RTM_GETLINK;
-	req.h.nlmsg_flags = NLM_F_REQUEST;
-	req.ifi.ifi_family = AF_UNSPEC;
-	req.name_rta.rta_type = IFLA_IFNAME;
-	req.name_rta.rta_len = RTA_LENGTH(sizeof(req.name));
-	snprintf(req.name, sizeof(req.name), "%s", name);
-	err = exchange(be, &req, 1, sizeof(req), &complete);
-	if (!err && !a->got)
-		err = a->error ? a->error : ENOBUFS; /* a get is always answered */
-	return err;
+	return err ? err : err1;
 }
 
-/* The IFB's ifindex, after checking it is an ifb. */
-static int find_ifb(struct nb_backend *be, ckpt_dev *dev, const char *ifb, int *ifindex)
+/* The IFB's ifindex, after checking it is an ifb, and the vif's: both
+ * asked in one sendmsg. */
+static int find_ifb(struct nb_backend *be, ckpt_dev *dev, const char *ifb, int *ifindex,
+                    int *vif_index)
 {
 	struct nb_answer *a = &be->answers[0];
-	int err = get_link(be, ifb);
+	const char *vif = nb_nic_of(dev)->vif;
+	const char *names[2] = {ifb, vif};
+	int errs[2] = {0, 0}, err = get_links(be, names, 2, errs);
 
+	if (!err)
+		err = errs[0];
 	if (err == ENODEV) {
 		DEV_LOG(dev, ERROR, "IFB %s: no such interface", ifb);
 		return CKPT_ERROR_NOTFOUND;
@@ -489,6 +532,17 @@ static int find_ifb(struct nb_backend *be, ckpt_dev *dev, const char *ifb, int *
 		        a->kind[0] ? "of type " : "", a->kind[0] ? a->kind : "a plain interface");
 		return CKPT_ERROR_INVAL;
 	}
+	if (errs[1] == ENODEV) {
+		DEV_LOG(dev, ERROR, "vif %s: no such interface (deleted while it was set up?)",
+		        vif);
+		return CKPT_ERROR_NOTFOUND;
+	}
+	if (errs[1]) {
+		LOGEV(be->ctx, ERROR, errs[1], "domain %u: %s: cannot look up vif %s", be->domid,
+		      dev->name, vif);
+		return nb_rc_from_ack(errs[1]);
+	}
+	*vif_index = be->answers[1].ifindex;
 	return 0;
 }
 
@@ -522,8 +576,9 @@ static int find_root(struct nb_backend *be, struct nb_plug *p)
 int nb_plug_attach_kind(struct nb_backend *be, ckpt_dev *dev, const char *ifb, const char *kind,
                         struct nb_plug **plug_out)
 {
+	struct nb_nic *n = nb_nic_of(dev);
 	struct nb_plug *p;
-	int rc;
+	int rc, vif_index = 0;
 
 	*plug_out = NULL;
 	rc = ao_fault(be->ctx, FP_NL_ATTACH);
@@ -535,7 +590,7 @@ int nb_plug_attach_kind(struct nb_backend *be, ckpt_dev *dev, const char *ifb, c
 	p->dev = dev;
 	p->kind = kind;
 	snprintf(p->ifb, sizeof(p->ifb), "%s", ifb);
-	rc = find_ifb(be, dev, ifb, &p->ifindex);
+	rc = find_ifb(be, dev, ifb, &p->ifindex, &vif_index);
 	if (!rc) {
 		build_get(p);
 		rc = find_root(be, p);
@@ -545,6 +600,10 @@ int nb_plug_attach_kind(struct nb_backend *be, ckpt_dev *dev, const char *ifb, c
 		return rc;
 	}
 	build_request(p);
+	/* from here on, the link watch reports their deletion */
+	n->vif_ifindex = vif_index;
+	n->ifb_ifindex = p->ifindex;
+	atomic_store(&n->gone, 0);
 	*plug_out = p;
 	return 0;
 }
@@ -557,6 +616,11 @@ int nb_plug_attach(struct nb_backend *be, ckpt_dev *dev, const char *ifb, struct
 void nb_plug_detach(struct nb_backend *be, struct nb_plug *plug)
 {
 	(void)be;
+	if (plug) {
+		struct nb_nic *n = nb_nic_of(plug->dev);
+		n->vif_ifindex = 0;
+		n->ifb_ifindex = 0;
+	}
 	free(plug);
 }
 
@@ -634,12 +698,15 @@ int nb_plug_stats(struct nb_backend *be, ckpt_dev *const *devs, size_t n, ckpt_n
 			LOGEV(be->ctx, ERROR, err, "domain %u: cannot send %zu counters request(s)",
 			      be->domid, k);
 		for (size_t j = 0; j < k; j++) {
-			struct nb_plug *p = nb_nic_of(devs[base + j])->plug;
+			struct nb_nic *nic = nb_nic_of(devs[base + j]);
 
 			memset(&out[base + j], 0, sizeof(out[base + j]));
-			rcs[base + j] = err ? nb_rc_from_ack(err)
-			                    : take_counters(be, p, &be->answers[j], complete,
-			                                    &out[base + j]);
+			if (atomic_load_explicit(&nic->gone, memory_order_relaxed))
+				rcs[base + j] = CKPT_ERROR_NOTFOUND; /* the watch said so */
+			else
+				rcs[base + j] = err ? nb_rc_from_ack(err)
+				                    : take_counters(be, nic->plug, &be->answers[j],
+				                                    complete, &out[base + j]);
 		}
 	}
 	for (size_t j = 0; j < n && !first; j++)
@@ -729,8 +796,14 @@ int nb_plug_request(struct nb_backend *be, ckpt_dev *const *devs, size_t n, enum
 	size_t i = 0, k;
 	int first = 0;
 
-	for (size_t j = 0; j < n; j++)
+	for (size_t j = 0; j < n; j++) {
 		rcs[j] = ao_fault(be->ctx, fp);
+		/* its vif or IFB deleted (logged by the watch): nothing of it
+		 * is buffered, and it must not look as if it were */
+		if (!rcs[j] && action != NB_RELEASE_INDEFINITE &&
+		    atomic_load_explicit(&nb_nic_of(devs[j])->gone, memory_order_relaxed))
+			rcs[j] = CKPT_ERROR_NOTFOUND;
+	}
 	while (i < n) {
 		/* the next batch_max devices that have no rc yet */
 		for (k = 0; i < n && k < be->batch_max; i++) {

@@ -24,6 +24,15 @@ void nb_backend_close(struct nb_backend *be)
 	(void)be;
 }
 
+/* Never reached: nb_backend_open has failed. */
+int nb_backend_watch_links(struct nb_backend *be, ckpt_dev *const *devs, size_t n)
+{
+	(void)be;
+	(void)devs;
+	(void)n;
+	return CKPT_ERROR_NOTSUP;
+}
+
 int nb_plug_attach(struct nb_backend *be, ckpt_dev *dev, const char *ifb, struct nb_plug **plug_out)
 {
 	(void)be;

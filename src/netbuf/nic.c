@@ -28,7 +28,10 @@
  * Checkpoints go to the backend as one batch for all NICs of the devset
  *           (one sendmsg, each NIC its own result: nb_nl.c):
  *           postsuspend = BUFFER, commit = RELEASE_ONE; the backup lost:
- *           release_all = RELEASE_INDEFINITE, rearm = BUFFER.
+ *           release_all = RELEASE_INDEFINITE, rearm = BUFFER.  A NIC whose
+ *           vif or IFB was deleted (the devset's link watch, nb_linkmon.c,
+ *           saw it and said so) fails them with NOTFOUND, and its teardown
+ *           still runs every step.
  */
 #include <assert.h>
 #include <errno.h>
@@ -149,15 +152,28 @@ static void nic_dispose(ckpt_dev *dev)
 	ckpt_dev_set_priv(dev, NULL);
 }
 
-/* The backend's socket is sized for a step on every NIC of the set. */
+/* The backend's socket is sized for a step on every NIC of the set; its
+ * link watch looks out for their vifs and IFBs from before they attach. */
 static int nic_init_subkind(ckpt_devset *set, void **priv_out)
 {
-	size_t nics = 0;
+	struct dev_group *grp = NULL;
+	struct nb_backend *be;
+	int rc;
 
 	for (size_t g = 0; g < set->n_groups; g++)
 		if (set->groups[g].kind == &nb_nic_kind)
-			nics = set->groups[g].n;
-	return nb_backend_open(set->ctx, set->domid, nics, (struct nb_backend **)priv_out);
+			grp = &set->groups[g];
+	*priv_out = NULL;
+	rc = nb_backend_open(set->ctx, set->domid, grp ? grp->n : 0, &be);
+	if (rc)
+		return rc;
+	rc = nb_backend_watch_links(be, grp ? grp->devs : NULL, grp ? grp->n : 0);
+	if (rc) {
+		nb_backend_close(be);
+		return rc;
+	}
+	*priv_out = be;
+	return 0;
 }
 
 /* Remove path if it has no children left (someone else's nodes stay). */

@@ -803,12 +803,13 @@ TEST_T(nic_plug_batch_a_failing_nic_gets_its_own_rc, 600)
 #define MANY_NICS   256
 #define MANY_CYCLES 20
 
-/* The test's stand-in for remus-netbuf-setup, for vifs named vN: it
- * reports the IFB ibN the test made, as the protocol says, and nothing
- * more (one exec per setup instead of the real script's 6). */
+/* The test's stand-in for remus-netbuf-setup: there is no guest, so each
+ * NIC's vif is the IFB ibN the test made (attach wants the vif to exist),
+ * which it reports as the protocol says, and nothing more (one exec per
+ * setup instead of the real script's 6). */
 static const char many_script[] = "case $1 in\n"
                                   "setup) exec xenstore-write \"$XENBUS_PATH/ifb\" "
-                                  "\"ib${vifname#v}\" ;;\n"
+                                  "\"$vifname\" ;;\n"
                                   "teardown) exit 0 ;;\n"
                                   "*) exit 2 ;;\n"
                                   "esac";
@@ -896,7 +897,7 @@ TEST_T(nic_plug_many_nics_checkpoint_in_one_devset, 1500)
 	snprintf(script, sizeof(script), "%s/netbuf-setup", dir);
 	test_write_script(script, many_script);
 	L = tloop_new(CKPT_LOOP_LIBEV);
-	set = many_nics_set(L, n, "v%d", script);
+	set = many_nics_set(L, n, "ib%d", script);
 
 	t = test_now_ms();
 	ASSERT_OK(ckpt_devset_setup(set, NULL));

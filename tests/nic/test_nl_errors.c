@@ -399,7 +399,7 @@ TEST_T(nic_nl_attach_asks_for_its_ifb_not_a_dump, 60)
 	standins_setup(&s, COUNTED, COUNTED);
 	nl_counting = false;
 	ASSERT_EQ(nl_sent, 2 * COUNTED);
-	ASSERT_EQ(nl_got[RTM_NEWLINK], COUNTED);
+	ASSERT_EQ(nl_got[RTM_NEWLINK], 2 * COUNTED); /* the IFB and the vif (here the same) */
 	ASSERT_EQ(nl_got[RTM_NEWQDISC], COUNTED);
 	ASSERT_EQ(nl_got[NLMSG_ERROR], 2 * COUNTED); /* the acks, all 0 */
 	ASSERT_EQ(nl_got[NLMSG_DONE], 0);            /* what ends a dump */
@@ -568,5 +568,175 @@ TEST_T(nic_nl_devset_counters_need_a_ready_devset, 60)
 	ASSERT_RC(ckpt_devset_nic_stats(NULL, out, s.rcs, 2), CKPT_ERROR_INVAL);
 	ASSERT_RC(ckpt_devset_nic_stats(s.set, NULL, NULL, 2), CKPT_ERROR_INVAL);
 	ASSERT_RC(ckpt_nic_get_stats(s.devs[0], out), CKPT_ERROR_INVAL);
+	standins_dispose(&s);
+}
+
+/* ------------------------------------------------ a vif deleted behind our back */
+
+#define WATCHED 3
+
+/* WATCHED NICs on real vifs (veths vif9.I, their peers gst9.I) with IFBs
+ * sbI standing in (pfifo roots), in a namespace of the test's own, the
+ * devset's link watch started before they attach, as nic.c does. */
+static void watched_setup(struct standins *s)
+{
+	static const char *params[WATCHED][3];
+	static ckpt_dev_spec specs[WATCHED];
+	static char vifs[WATCHED][16];
+
+	s->n = WATCHED;
+	if (unshare(CLONE_NEWNET))
+		SKIP("cannot make a network namespace (%s): needs root", strerror(errno));
+	for (int i = 0; i < WATCHED; i++)
+		ASSERT_EQ(guestnet_sh("ip link add vif9.%d type veth peer name gst9.%d && "
+		                      "ip link add sb%d type ifb && "
+		                      "tc qdisc add dev sb%d root handle 1: pfifo",
+		                      i, i, i, i),
+		          0);
+	s->L = tloop_new(CKPT_LOOP_POLL);
+	for (int i = 0; i < WATCHED; i++) {
+		snprintf(vifs[i], sizeof(vifs[i]), "vif=vif9.%d", i);
+		params[i][0] = vifs[i];
+		params[i][1] = "script=/bin/true"; /* never run */
+		params[i][2] = NULL;
+		specs[i] = (ckpt_dev_spec){"nic", i, params[i]};
+	}
+	ASSERT_OK(ckpt_devset_new(tloop_ctx(s->L), 9, specs, WATCHED, &s->set));
+	ASSERT_OK(nb_backend_open(tloop_ctx(s->L), 9, WATCHED, &s->be));
+	for (int i = 0; i < WATCHED; i++)
+		s->devs[i] = ckpt_devset_device(s->set, (size_t)i);
+	ASSERT_OK(nb_backend_watch_links(s->be, s->devs, WATCHED));
+}
+
+static void watched_attach(struct standins *s, int i)
+{
+	struct nb_nic *n = nb_nic_of(s->devs[i]);
+
+	snprintf(n->ifb, sizeof(n->ifb), "sb%d", i); /* as nic.c's attach_ifb */
+	ASSERT_OK(nb_plug_attach_kind(s->be, s->devs[i], n->ifb, "pfifo", &n->plug));
+}
+
+/* Run the loop until the log says text; false if it has not after 20 s
+ * (an upper bound, not a timing: the kernel queues a notification before
+ * the deletion returns). */
+static bool loop_until_logged(struct tloop *L, const char *text)
+{
+	for (int i = 0; i < 200 && !tlog_contains(L, text); i++)
+		tloop_run_once(L, 100);
+	return tlog_contains(L, text);
+}
+
+/* Each NIC's rc for a step or a read is want[i]. */
+static void expect_rcs(const struct standins *s, const int *want)
+{
+	for (int i = 0; i < s->n; i++)
+		if (s->rcs[i] != want[i])
+			FAIL("nic %d: rc %d (%s), expected %d (%s)", i, s->rcs[i],
+			     ckpt_strerror(s->rcs[i]), want[i], ckpt_strerror(want[i]));
+}
+
+/*
+ * Issue 8: the middle NIC's vif is deleted (its redirect goes with it,
+ * its IFB stays).  Once the loop has run, its checkpoint steps fail with
+ * NOTFOUND without a request (nothing is logged about its IFB: no request
+ * was sent to it), the log names the vif once however many steps follow,
+ * its counters fail NOTFOUND in their own slot, and the other NICs'
+ * requests go to the kernel as before (here each refused by its pfifo:
+ * NETLINK, which shows it was sent).  release_indefinite still goes to the
+ * gone NIC's IFB: what it holds is let out at teardown.  Deleting an
+ * interface that is none of theirs changes nothing.
+ */
+TEST_T(nic_nl_a_deleted_vif_fails_its_nic_alone, 60)
+{
+	static ckpt_nic_stats out[WATCHED];
+	const int step_want[WATCHED] = {CKPT_ERROR_NETLINK, CKPT_ERROR_NOTFOUND,
+	                                CKPT_ERROR_NETLINK};
+	const int stats_want[WATCHED] = {0, CKPT_ERROR_NOTFOUND, 0};
+	const int release_want[WATCHED] = {CKPT_ERROR_NETLINK, CKPT_ERROR_NETLINK,
+	                                   CKPT_ERROR_NETLINK};
+	const char *said = "domain 9: nic 1: vif9.1 has been deleted: its output is no longer "
+	                   "buffered";
+	struct standins s;
+
+	watched_setup(&s);
+	for (int i = 0; i < WATCHED; i++)
+		watched_attach(&s, i);
+	ASSERT_EQ(guestnet_sh("ip link add nb-other type ifb && ip link del nb-other"), 0);
+	tloop_run_for(s.L, 50);
+	ASSERT_OK(nb_plug_stats(s.be, s.devs, WATCHED, out, s.rcs));
+
+	ASSERT_EQ(guestnet_sh("ip link del vif9.1"), 0);
+	ASSERT_TRUE(loop_until_logged(s.L, said));
+	ASSERT_TRUE(tlog_contains(s.L, "sb1's redirect went with it"));
+	tlog_clear(s.L);
+	for (int k = 0; k < 3; k++) {
+		ASSERT_RC(nb_plug_request(s.be, s.devs, WATCHED, NB_BUFFER, s.rcs),
+		          CKPT_ERROR_NETLINK);
+		expect_rcs(&s, step_want);
+		ASSERT_RC(nb_plug_request(s.be, s.devs, WATCHED, NB_RELEASE_ONE, s.rcs),
+		          CKPT_ERROR_NETLINK);
+		expect_rcs(&s, step_want);
+		ASSERT_RC(nb_plug_stats(s.be, s.devs, WATCHED, out, s.rcs), CKPT_ERROR_NOTFOUND);
+		expect_rcs(&s, stats_want);
+		ASSERT_EQ(out[1].packets_released + out[1].packets_held, 0);
+		tloop_run_for(s.L, 20);
+	}
+	ASSERT_TRUE(tlog_contains(s.L, "nic 0: plug buffer on sb0 failed"));
+	ASSERT_TRUE(tlog_contains(s.L, "nic 2: plug release_one on sb2 failed"));
+	ASSERT_TRUE(!tlog_contains(s.L, "on sb1"));           /* nothing was sent to it */
+	ASSERT_TRUE(!tlog_contains(s.L, "has been deleted")); /* said once */
+	ASSERT_RC(nb_plug_request(s.be, s.devs, WATCHED, NB_RELEASE_INDEFINITE, s.rcs),
+	          CKPT_ERROR_NETLINK);
+	expect_rcs(&s, release_want);
+	ASSERT_TRUE(tlog_contains(s.L, "nic 1: plug release_indefinite on sb1 failed"));
+
+	/* its IFB deleted too: said once more, for the IFB */
+	ASSERT_EQ(guestnet_sh("ip link del sb1"), 0);
+	ASSERT_TRUE(loop_until_logged(s.L, "domain 9: nic 1: IFB sb1 has been deleted: the "
+	                                   "output of vif9.1 is no longer buffered"));
+
+	/* attach refuses a vif that is not there */
+	nb_plug_detach(s.be, nb_nic_of(s.devs[1])->plug);
+	nb_nic_of(s.devs[1])->plug = NULL;
+	ASSERT_EQ(guestnet_sh("ip link add sb1 type ifb"), 0);
+	ASSERT_RC(nb_plug_attach_kind(s.be, s.devs[1], "sb1", "pfifo", &nb_nic_of(s.devs[1])->plug),
+	          CKPT_ERROR_NOTFOUND);
+	ASSERT_TRUE(tlog_contains(s.L, "domain 9: nic 1: vif vif9.1: no such interface"));
+	ASSERT_TRUE(nb_nic_of(s.devs[1])->plug == NULL);
+	standins_dispose(&s);
+}
+
+/*
+ * Notifications lost: the watch's receive buffer is squeezed and filled
+ * (interfaces made and deleted while the loop does not run) before the
+ * last NIC's vif is deleted, so its RTM_DELLINK is dropped.  The watch
+ * reads ENOBUFS, asks about each NIC's vif and IFB again by ifindex, and
+ * finds that one gone, and only that one.
+ */
+TEST_T(nic_nl_a_deleted_vif_is_found_when_notifications_were_lost, 60)
+{
+	const int step_want[WATCHED] = {CKPT_ERROR_NETLINK, CKPT_ERROR_NETLINK,
+	                                CKPT_ERROR_NOTFOUND};
+	struct standins s;
+	FILE *f;
+
+	watched_setup(&s);
+	for (int i = 0; i < WATCHED; i++)
+		watched_attach(&s, i);
+	tloop_run_for(s.L, 20);
+	nb_backend_set_watch_rcvbuf(s.be, 4096);
+	f = popen("ip -batch -", "w");
+	ASSERT_TRUE(f != NULL);
+	for (int i = 0; i < 40; i++)
+		fprintf(f, "link add nb-flap%d type ifb\nlink del nb-flap%d\n", i, i);
+	ASSERT_EQ(pclose(f), 0);
+	ASSERT_EQ(guestnet_sh("ip link del vif9.2"), 0);
+	ASSERT_TRUE(loop_until_logged(s.L, "domain 9: nic 2: vif9.2 has been deleted"));
+	ASSERT_TRUE(tlog_contains(s.L, "interface notifications were lost (ENOBUFS)"));
+	ASSERT_TRUE(!tlog_contains(s.L, "nic 0: vif9.0"));
+	ASSERT_TRUE(!tlog_contains(s.L, "nic 1: vif9.1"));
+	ASSERT_TRUE(!tlog_contains(s.L, "IFB sb"));
+	ASSERT_RC(nb_plug_request(s.be, s.devs, WATCHED, NB_BUFFER, s.rcs), CKPT_ERROR_NETLINK);
+	expect_rcs(&s, step_want);
 	standins_dispose(&s);
 }
