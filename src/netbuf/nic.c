@@ -364,6 +364,9 @@ static void nic_teardown(ckpt_dev *dev)
 	 * ckpt_devset_cleanup after a crash) or our release failed; and the
 	 * sweep does the same when the script does not finish. */
 	n->release_rc = 0;
+	/* its vif and IFB may go now: that is no news for the link watch */
+	n->vif_ifindex = 0;
+	n->ifb_ifindex = 0;
 	if (n->foreign) {
 		/* its setup was refused: everything there is the owner's */
 		ckpt_dev_done(dev, 0);

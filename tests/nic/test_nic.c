@@ -800,6 +800,105 @@ TEST_T(nic_plug_batch_a_failing_nic_gets_its_own_rc, 600)
 	xsd_fixture_stop();
 }
 
+#define GONE_NICS 3
+
+/* Run the loop until the log says text; false if it has not after
+ * WAIT_MS (an upper bound: the kernel queues its notification before the
+ * deletion returns, so the first run finds it). */
+static bool loop_until_logged(struct tloop *L, const char *text)
+{
+	long long deadline = test_now_ms() + WAIT_MS;
+
+	while (!tlog_contains(L, text) && test_now_ms() < deadline)
+		tloop_run_once(L, 100);
+	return tlog_contains(L, text);
+}
+
+/*
+ * Issue 8: the guest's vif deleted behind the library's back, in a devset
+ * of 3 NICs with the real script and real traffic, while the plugs hold
+ * an epoch of every NIC.  The kernel takes the vif's clsact and redirect
+ * with it and leaves the IFB and its plug, so every plug request would
+ * still succeed: the devset's link watch must say it.  Once the loop has
+ * run, the log names the vif, once; every later postsuspend and commit
+ * returns NOTFOUND, the middle NIC's last rc is NOTFOUND and the others'
+ * 0; its counters fail NOTFOUND in their own slot, and the other NICs'
+ * plugs hold and release exactly the epochs committed, frame by frame.
+ * The teardown completes with 0 and leaves no IFB, qdisc, filter or
+ * xenstore record, the deleted vif's included.
+ */
+TEST_T(nic_plug_a_deleted_vif_fails_its_nic_alone_and_teardown_completes, 300)
+{
+	const int want[GONE_NICS] = {0, CKPT_ERROR_NOTFOUND, 0};
+	struct guestnics g;
+	struct tloop *L;
+	ckpt_devset *set;
+	char buf[256], *v = NULL;
+	uint64_t released = 2;
+
+	need_plug(true);
+	xsd_fixture_start();
+	guestnics_setup(&g, GONE_NICS);
+	L = tloop_new(CKPT_LOOP_LIBEV);
+	set = many_nics_set(L, GONE_NICS, "vif9.%d", script_path());
+	ASSERT_OK(ckpt_devset_setup(set, NULL));
+
+	/* epoch A (2 each) committed and out; B (1 each) held */
+	for (int i = 0; i < GONE_NICS; i++)
+		guestnics_send(&g, i, 2);
+	ASSERT_OK(ckpt_devset_postsuspend(set));
+	for (int i = 0; i < GONE_NICS; i++)
+		guestnics_send(&g, i, 1);
+	ASSERT_OK(ckpt_devset_preresume(set));
+	ASSERT_OK(ckpt_devset_commit(set));
+	expect_set_counts(set, GONE_NICS, released, 1, GUEST_FRAME_BYTES, NULL);
+
+	/* the middle vif goes, the guest's eth1 with it */
+	ASSERT_EQ(guestnet_sh("ip link del vif9.1"), 0);
+	ASSERT_TRUE(loop_until_logged(L, "domain 9: nic 1: vif9.1 has been deleted: its output "
+	                                 "is no longer buffered"));
+	tlog_clear(L);
+
+	/* two checkpoints: each closes what the others hold (1) and what
+	 * they sent before it (1), and their commits let exactly that out */
+	for (int c = 0; c < 2; c++) {
+		guestnics_send(&g, 0, 1);
+		guestnics_send(&g, 2, 1);
+		ASSERT_RC(ckpt_devset_postsuspend(set), CKPT_ERROR_NOTFOUND);
+		expect_last_rcs(set, want);
+		guestnics_send(&g, 0, 1);
+		guestnics_send(&g, 2, 1);
+		ASSERT_OK(ckpt_devset_preresume(set));
+		ASSERT_RC(ckpt_devset_commit(set), CKPT_ERROR_NOTFOUND);
+		expect_last_rcs(set, want);
+		released += 2;
+		expect_set_counts(set, GONE_NICS, released, 1, GUEST_FRAME_BYTES, want);
+		ASSERT_RC(ckpt_nic_get_stats(ckpt_devset_device(set, 1), &(ckpt_nic_stats){0}),
+		          CKPT_ERROR_NOTFOUND);
+		tloop_run_for(L, 50);
+	}
+	ASSERT_TRUE(tlog_contains(L, "domain 9: nic 1: postsuspend failed: not found"));
+	ASSERT_TRUE(!tlog_contains(L, "vif9.1 has been deleted")); /* said once */
+	ASSERT_TRUE(!tlog_contains(L, "nic 0:"));
+	ASSERT_TRUE(!tlog_contains(L, "nic 2:"));
+
+	/* teardown: the others' last epoch released, everything removed,
+	 * and the IFBs going are no news */
+	ASSERT_OK(ckpt_devset_teardown(set, NULL));
+	ASSERT_TRUE(!tlog_contains(L, "has been deleted"));
+	ASSERT_STR_EQ(guestnet_sh_out(buf, sizeof(buf), "ip -o link show type ifb"), "");
+	ASSERT_STR_EQ(guestnet_sh_out(buf, sizeof(buf), "tc qdisc show | grep -v noqueue"), "");
+	guestnet_sh_out(buf, sizeof(buf),
+	                "for v in vif9.0 vif9.2; do "
+	                "tc filter show dev $v ingress 2>/dev/null; done");
+	ASSERT_STR_EQ(buf, "");
+	ASSERT_RC(top_xs_read(tloop_ctx(L), "/libxl/9/remus", &v), CKPT_ERROR_NOTFOUND);
+	ASSERT_OK(ckpt_devset_free(set));
+	tloop_free(L);
+	guestnics_dispose(&g);
+	xsd_fixture_stop();
+}
+
 #define MANY_NICS   256
 #define MANY_CYCLES 20
 
