@@ -19,6 +19,14 @@
  * The xenstore record /libxl/<domid>/remus/netbuf/<devid> is removed only
  * once nothing is left; otherwise it is kept, and logged, for a later
  * ckpt_devset_cleanup() to find.
+ *
+ * A NIC's vif or IFB deleted behind the library's back (docs/devices.md):
+ * the devset watches the kernel's link notifications on the event loop;
+ * once the loop has seen the deletion (logged once, naming the vif or
+ * IFB), that NIC's postsuspend, commit and rearm fail with
+ * CKPT_ERROR_NOTFOUND (ckpt_dev_last_rc), without a syscall, and so do its
+ * counters; the devset's other NICs are unaffected, and its teardown
+ * still completes.
  */
 #ifndef CKPTDEV_NETBUF_H
 #define CKPTDEV_NETBUF_H
@@ -50,8 +58,9 @@ typedef struct ckpt_nic_stats {
  * Read one NIC's counters: one netlink request for its IFB's root qdisc
  * (never a dump of the host's qdiscs).  Returns 0; CKPT_ERROR_INVAL if
  * dev is not a READY nic of a READY devset; CKPT_ERROR_NOTFOUND if its IFB
- * has gone or its root qdisc is no longer the plug set up; CKPT_ERROR_NOMEM
- * or CKPT_ERROR_NETLINK if the kernel refused or its answer was lost.
+ * or its vif has gone or its root qdisc is no longer the plug set up;
+ * CKPT_ERROR_NOMEM or CKPT_ERROR_NETLINK if the kernel refused or its
+ * answer was lost.
  * Failures are logged naming the NIC, and *out is then zeroed.  Drops
  * since the last read (of this NIC, by either call) are logged as a
  * warning naming the NIC and the limit= to raise.  Threads and costs as
@@ -71,10 +80,10 @@ int ckpt_nic_get_stats(const ckpt_dev *dev, ckpt_nic_stats *out);
  * devices of other kinds skipped).  n is the room in out and rcs: at
  * least the set's number of NICs; slots past the last NIC are not
  * touched.  rcs[i] is 0, or for that NIC alone CKPT_ERROR_NOTFOUND (its
- * IFB or its plug has gone), CKPT_ERROR_NOMEM or CKPT_ERROR_NETLINK (the
- * kernel refused, or its answer was lost: reading again is harmless); each
- * failure is logged naming the NIC, its out[i] is zeroed, and the other
- * NICs still get their counters.  A drop counter that grew since the last
+ * IFB, its plug or its vif has gone), CKPT_ERROR_NOMEM or
+ * CKPT_ERROR_NETLINK (the kernel refused, or its answer was lost: reading
+ * again is harmless); each failure is logged naming the NIC, its out[i]
+ * is zeroed, and the other NICs still get their counters.  A drop counter that grew since the last
  * read is logged as a warning naming the NIC and saying to raise its
  * limit= parameter.
  *
