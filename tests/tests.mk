@@ -94,14 +94,8 @@ check-tools: deps all
 
 .PHONY: check-tools
 
-# The fault sweeps on their own (they are also part of check-unit and
-# check-xs; the nl.* points are injected by the NIC tests in check-net and
-# check-vm).
-check-fault: deps $(T)/unit-tests $(T)/xs-tests
-	$(T)/unit-tests --no-skip every_fault
-	$(T)/xs-tests --no-skip every_xs
-
-.PHONY: check-fault
+# The fault sweeps of unit and xs, and the harness (tests/fault).
+include tests/fault/fault.mk
 
 # Benchmarks (bench/, docs/performance.md): ratios against baselines
 # measured in the same run, printed with PASS or MISS against the targets

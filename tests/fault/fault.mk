@@ -1,0 +1,33 @@
+# tests/fault/fault.mk - the fault-injection harness (included by
+# tests/tests.mk).
+#
+#   make check-fault   the unit and xs sweeps, then ckpt-fault over the
+#                      disk, NIC (in a private netns), core and
+#                      application-kind operations and the faults in the
+#                      world; in an ASan build as well (LeakSanitizer)
+#
+# The harness links the whole static library and exports it (-rdynamic):
+# a kind library given with --kind-lib finds the library there, so it is
+# built without -lckptdev (tests/fault/kind_lib.c, an application kind).
+
+FAULT_SRC := tests/fault/ckpt-fault.c tests/fault/run.c tests/fault/world.c \
+             tests/fault/external.c tests/ops/top.c tests/xs/xsd.c
+
+$(T)/ckpt-fault: $(FAULT_SRC:tests/%.c=$(T)/%.o) $(STLIB) $(T)/libxsd_stub.so
+	$(CC) $(LDFLAGS) -rdynamic -o $@ $(filter %.o,$^) \
+	      -Wl,--whole-archive $(STLIB) -Wl,--no-whole-archive $(LDLIBS_LIB) -ldl
+
+$(T)/libfaultkind.so: $(T)/fault/kind_lib.o
+	$(CC) -shared $(LDFLAGS) -o $@ $^
+
+tests: $(T)/ckpt-fault $(T)/libfaultkind.so
+
+FAULT_RUN = $(1)/tests/ckpt-fault --no-skip --kind-lib $(abspath $(1)/tests/libfaultkind.so) \
+            --script $(abspath scripts/remus-netbuf-setup) --ckptdev $(abspath $(1)/ckptdev)
+
+check-fault: deps all $(T)/unit-tests $(T)/xs-tests $(T)/ckpt-fault $(T)/libfaultkind.so
+	$(T)/unit-tests --no-skip every_fault
+	$(T)/xs-tests --no-skip every_xs
+	$(call FAULT_RUN,$(BUILD))
+
+.PHONY: check-fault

@@ -1,0 +1,236 @@
+/*
+ * world.c - the outside views of world.h.
+ */
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <xenstore.h>
+
+#include "world.h"
+
+int world_fd_count(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1; /* the listing's own fd */
+}
+
+/* pid's parent, state and command from /proc/PID/stat; 0 or -1. */
+static int proc_stat(pid_t pid, pid_t *ppid, char *state, char *comm, size_t len)
+{
+	char path[64], buf[512], *open, *close;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	/* "pid (comm) S ppid ...": comm may hold spaces and parentheses */
+	open = strchr(buf, '(');
+	close = strrchr(buf, ')');
+	if (!open || !close || close < open)
+		return -1;
+	snprintf(comm, len, "%.*s", (int)(close - open - 1), open + 1);
+	if (sscanf(close + 1, " %c %d", state, ppid) != 2)
+		return -1;
+	return 0;
+}
+
+int world_children(pid_t ppid, pid_t ex1, pid_t ex2, char *desc, size_t len)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	size_t used = 0;
+	int n = 0;
+
+	if (desc && len)
+		desc[0] = 0;
+	if (!d)
+		return -1;
+	while ((e = readdir(d))) {
+		pid_t pid = (pid_t)atoi(e->d_name), parent;
+		char state, comm[64];
+
+		if (pid <= 0 || pid == ex1 || pid == ex2 || proc_stat(pid, &parent, &state, comm, sizeof(comm)))
+			continue;
+		if (parent != ppid)
+			continue;
+		n++;
+		if (desc && used < len)
+			used += (size_t)snprintf(desc + used, len - used, "%s%d(%s,%c)", n > 1 ? " " : "",
+			                         (int)pid, comm, state);
+	}
+	closedir(d);
+	return n;
+}
+
+int world_reap_dead_orphans(pid_t ex1, pid_t ex2)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		pid_t pid = (pid_t)atoi(e->d_name), parent;
+		char state, comm[64];
+
+		if (pid <= 0 || pid == ex1 || pid == ex2 || proc_stat(pid, &parent, &state, comm, sizeof(comm)))
+			continue;
+		if (parent == getpid() && state == 'Z' && waitpid(pid, NULL, WNOHANG) == pid)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+void world_reap_children(pid_t ex1, pid_t ex2)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		pid_t pid = (pid_t)atoi(e->d_name), parent;
+		char state, comm[64];
+
+		if (pid <= 0 || pid == ex1 || pid == ex2 || proc_stat(pid, &parent, &state, comm, sizeof(comm)))
+			continue;
+		if (parent == getpid()) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+		}
+	}
+	closedir(d);
+}
+
+char *world_sh(const char *cmd)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&out, &len), *p;
+	char buf[4096];
+	size_t n;
+
+	if (!mem)
+		abort();
+	p = popen(cmd, "r");
+	if (p) {
+		while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
+			fwrite(buf, 1, n, mem);
+		pclose(p);
+	}
+	fclose(mem);
+	return out;
+}
+
+/* Interface indexes change when a link is made again: the listing leaves
+ * them out.  Filters: the vif's, the only place the hotplug script puts
+ * one (an IFB shows in the link listing). */
+static const char kernel_cmd[] =
+        "exec 2>/dev/null; ip -d -o link show | sed 's/^[0-9]*: //; s/ link-netnsid [0-9]*//';"
+        " tc qdisc show;"
+        " tc filter show dev vif9.0 ingress; tc filter show dev vif9.0 egress";
+
+/* "path = value" for path and everything below it. */
+static void xs_list(struct xs_handle *xs, const char *path, FILE *out)
+{
+	unsigned n = 0, len = 0;
+	char *value = xs_read(xs, XBT_NULL, path, &len);
+	char **names;
+
+	if (!value)
+		return;
+	fprintf(out, "%s = \"%.*s\"\n", path, (int)len, value);
+	free(value);
+	names = xs_directory(xs, XBT_NULL, path, &n);
+	for (unsigned i = 0; names && i < n; i++) {
+		char child[1024];
+
+		snprintf(child, sizeof(child), "%s/%s", path, names[i]);
+		xs_list(xs, child, out);
+	}
+	free(names);
+}
+
+void world_take(struct world *w, bool net)
+{
+	struct xs_handle *xs = xs_open(0);
+	size_t len = 0;
+	FILE *out = open_memstream(&w->xs, &len);
+
+	if (!out)
+		abort();
+	if (xs) {
+		xs_list(xs, "/libxl", out);
+		xs_close(xs);
+	} else {
+		fprintf(out, "(no xenstored)\n");
+	}
+	fclose(out);
+	w->kernel = net ? world_sh(kernel_cmd) : NULL;
+}
+
+void world_dispose(struct world *w)
+{
+	free(w->xs);
+	free(w->kernel);
+	w->xs = w->kernel = NULL;
+}
+
+/* The first line where a and b differ, as "-old / +new". */
+static void first_difference(const char *a, const char *b, char *out, size_t len)
+{
+	while (*a && *a == *b) {
+		const char *ea = strchr(a, '\n'), *eb = strchr(b, '\n');
+		size_t la = ea ? (size_t)(ea - a) : strlen(a), lb = eb ? (size_t)(eb - b) : strlen(b);
+
+		if (la != lb || memcmp(a, b, la))
+			break;
+		a += la + (ea ? 1 : 0);
+		b += lb + (eb ? 1 : 0);
+	}
+	snprintf(out, len, "-%.*s +%.*s", (int)strcspn(a, "\n"), a, (int)strcspn(b, "\n"), b);
+}
+
+int world_diff(const struct world *before, const struct world *after, char *diff, size_t len)
+{
+	int bits = 0;
+
+	if (diff && len)
+		diff[0] = 0;
+	if (strcmp(before->xs, after->xs)) {
+		bits |= WORLD_XS;
+		if (diff)
+			first_difference(before->xs, after->xs, diff, len);
+	}
+	if (before->kernel && after->kernel && strcmp(before->kernel, after->kernel)) {
+		size_t used = diff ? strlen(diff) : 0;
+
+		bits |= WORLD_KERNEL;
+		if (diff && used + 8 < len)
+			first_difference(before->kernel, after->kernel, diff + used + (used ? 3 : 0),
+			                 len - used - 3);
+		if (diff && used && used + 8 < len)
+			memcpy(diff + used, " | ", 3);
+	}
+	return bits;
+}
