@@ -58,6 +58,7 @@ struct fault_req {
 	bool count;    /* the dry run: count every point's passes in the window */
 	int abort_at;  /* >= 0: ckpt_ao_abort() after that many loop turns */
 	const char *nic_script; /* NULL: cfg's netbuf_script */
+	const char *disk_script; /* NULL: cfg's ok_script */
 	unsigned script_timeout_ms; /* 0: the profile's */
 };
 

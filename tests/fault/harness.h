@@ -62,7 +62,9 @@ struct ext {
 struct harness {
 	struct xsd xsd;
 	char tmpdir[64];
-	const char *only, *point, *ckptdev;
+	const char *only, *point, *skip, *ckptdev;
+	const char *script;   /* the NIC hotplug script */
+	char stub[PATH_MAX];  /* libxsd_stub.so */
 	bool net, plug, verbose, skipped, full;
 	int nic_setup_rc; /* what a NIC's setup gives here unarmed */
 	struct row rows[MAX_ROWS];

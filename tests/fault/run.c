@@ -25,7 +25,7 @@ struct fault_env {
 	ckpt_devset *set;
 	uint32_t domid;
 	int callbacks_bad;
-	bool window_done;
+	bool window_done, in_window;
 	unsigned passes_at_open[FAULT_MAX_POINTS];
 	struct fault_res1 *res;
 };
@@ -97,7 +97,7 @@ static int async_op(struct fault_env *e, start_fn *start, void *obj)
 
 	if (rc)
 		return rc; /* nothing started, no callback due */
-	for (int i = 0; e->req->abort_at >= 0 && !d.n; i++) {
+	for (int i = 0; e->in_window && e->req->abort_at >= 0 && !d.n; i++) {
 		if (i == e->req->abort_at) {
 			rc = ckpt_ao_abort(e->ctx, &how);
 			if (rc && rc != CKPT_ERROR_NOTFOUND)
@@ -135,6 +135,7 @@ void fault_window_open(struct fault_env *e)
 
 	if (!e->res)
 		return; /* phase two: nothing armed */
+	e->in_window = true;
 	names = ckpt_fault_list(&n);
 	for (size_t p = 0; p < n && p < FAULT_MAX_POINTS; p++)
 		ckpt_fault_passes(e->ctx, names[p], &e->passes_at_open[p]);
@@ -153,6 +154,7 @@ void fault_window_close(struct fault_env *e)
 	if (!e->res || e->window_done)
 		return;
 	e->window_done = true;
+	e->in_window = false;
 	names = ckpt_fault_list(&n);
 	for (size_t p = 0; p < n && p < FAULT_MAX_POINTS; p++) {
 		unsigned now = 0;
@@ -179,7 +181,8 @@ static int make_devset(struct fault_env *e)
 	const char *const *kparams = NULL;
 	int rc;
 
-	snprintf(script, sizeof(script), "script=%s", fault_cfg.ok_script);
+	snprintf(script, sizeof(script), "script=%s",
+	         e->req->disk_script ? e->req->disk_script : fault_cfg.ok_script);
 	snprintf(nic_script, sizeof(nic_script), "script=%s",
 	         e->req->nic_script ? e->req->nic_script : fault_cfg.netbuf_script);
 	snprintf(timeout, sizeof(timeout), "timeout_ms=%u",
@@ -293,7 +296,7 @@ static int op_checkpoints(struct fault_env *e)
 	if (rc)
 		return rc;
 	fault_window_open(e);
-	rc = checkpoints(e->set, 4);
+	rc = checkpoints(e->set, 2);
 	fault_window_close(e);
 	teardown_after(e);
 	return rc;
@@ -458,6 +461,8 @@ void fault_child(const struct fault_req *req, int to_parent, int from_parent)
 	n = read(from_parent, path, sizeof(path) - 1);
 	if (n <= 0)
 		exit(3);
+	if (path[0] == 'S')
+		exit(0); /* no second life asked for */
 	if (path[1])
 		setenv("XENSTORED_PATH", path + 1, 1);
 
@@ -466,6 +471,7 @@ void fault_child(const struct fault_req *req, int to_parent, int from_parent)
 	again.count = false;
 	again.abort_at = -1;
 	again.nic_script = NULL;
+	again.disk_script = NULL;
 	again.script_timeout_ms = 0;
 	e = (struct fault_env){.req = &again};
 	r2.fds_before = world_fd_count();

@@ -142,11 +142,12 @@ char *world_sh(const char *cmd)
 	return out;
 }
 
-/* Interface indexes change when a link is made again: the listing leaves
- * them out.  Filters: the vif's, the only place the hotplug script puts
+/* Interface indexes and a veth's random address change when a link is
+ * made again: the listing leaves them out.  Filters: the vif's, the only place the hotplug script puts
  * one (an IFB shows in the link listing). */
 static const char kernel_cmd[] =
-        "exec 2>/dev/null; ip -d -o link show | sed 's/^[0-9]*: //; s/ link-netnsid [0-9]*//';"
+        "exec 2>/dev/null; ip -d -o link show |"
+        " sed 's/^[0-9]*: //; s/ link-netnsid [0-9]*//; s/link\\/ether [0-9a-f:]*/link\\/ether/';"
         " tc qdisc show;"
         " tc filter show dev vif9.0 ingress; tc filter show dev vif9.0 egress";
 
@@ -183,7 +184,7 @@ void world_take(struct world *w, bool net)
 		xs_list(xs, "/libxl", out);
 		xs_close(xs);
 	} else {
-		fprintf(out, "(no xenstored)\n");
+		fputs(WORLD_NO_XS, out);
 	}
 	fclose(out);
 	w->kernel = net ? world_sh(kernel_cmd) : NULL;
@@ -217,7 +218,8 @@ int world_diff(const struct world *before, const struct world *after, char *diff
 
 	if (diff && len)
 		diff[0] = 0;
-	if (strcmp(before->xs, after->xs)) {
+	/* a dead xenstored (a fault of the world) lists nothing to compare */
+	if (strcmp(before->xs, after->xs) && strcmp(after->xs, WORLD_NO_XS)) {
 		bits |= WORLD_XS;
 		if (diff)
 			first_difference(before->xs, after->xs, diff, len);

@@ -34,6 +34,9 @@ int world_reap_dead_orphans(pid_t ex1, pid_t ex2);
  * violation, so that the next run starts clean). */
 void world_reap_children(pid_t ex1, pid_t ex2);
 
+/* The xenstore listing when no xenstored answers. */
+#define WORLD_NO_XS "(no xenstored)\n"
+
 struct world {
 	char *xs;     /* xenstore listing of /libxl */
 	char *kernel; /* links, qdiscs, filters (NULL when not asked) */
