@@ -77,8 +77,8 @@ static void print_table(void)
 {
 	int runs = 0, held = 0, left = 0, bad = 0;
 
-	printf("\n%-28s %-20s %5s %5s %5s %8s  %s\n", "point/fault", "operation", "runs", "held",
-	       "left", "violated", "failed invariants");
+	printf("\n%-26s %-19s %4s %4s %4s %8s %6s  %s\n", "point/fault", "operation", "runs",
+	       "held", "left", "violated", "s", "failed invariants");
 	for (int i = 0; i < H.nrows; i++) {
 		struct row *r = &H.rows[i];
 		char failed[160] = "";
@@ -88,8 +88,8 @@ static void print_table(void)
 			if (r->failed[v])
 				used += (size_t)snprintf(failed + used, sizeof(failed) - used, "%s%s(%d)",
 				                         used ? " " : "", invariant_names[v], r->failed[v]);
-		printf("%-28s %-20s %5d %5d %5d %8d  %s\n", r->what, r->op, r->runs,
-		       r->runs - r->violated, r->left, r->violated, failed);
+		printf("%-26s %-19s %4d %4d %4d %8d %6.1f  %s\n", r->what, r->op, r->runs,
+		       r->runs - r->violated, r->left, r->violated, r->ms / 1000.0, failed);
 		runs += r->runs;
 		held += r->runs - r->violated;
 		left += r->left;
@@ -164,7 +164,7 @@ static void restore_netns(void)
  * that differ (WORLD_*), told as violations unless tolerated (then kept
  * in o->left).  Processes left running are never tolerated. */
 static int check_world(struct outcome *o, const struct world *before, pid_t child,
-                       const char *phase, bool tolerate)
+                       const char *phase, bool tolerate, struct world *keep)
 {
 	struct world after;
 	char diff[300], who[300];
@@ -185,7 +185,10 @@ static int check_world(struct outcome *o, const struct world *before, pid_t chil
 			restore_netns();
 		}
 	}
-	world_dispose(&after);
+	if (keep && !bits)
+		*keep = after; /* the next run's "before" */
+	else
+		world_dispose(&after);
 	world_reap_dead_orphans(H.xsd.pid, child);
 	if (world_children(getpid(), H.xsd.pid, child, who, sizeof(who))) {
 		violation(o, V_PROCS, "%s: processes left: %s", phase, who);
@@ -205,7 +208,15 @@ int run_one(const struct fault_req *req, struct outcome *o, struct ext *ext)
 	int left;
 	pid_t pid;
 
-	world_take(&before, req->op->profile == PROF_NIC);
+	o->start_ms = now_ms();
+	/* the world as the last run left it, if it was found as before */
+	if (H.last.xs && (H.last.kernel != NULL) == (req->op->profile == PROF_NIC)) {
+		before = H.last;
+		H.last = (struct world){0};
+	} else {
+		world_dispose(&H.last);
+		world_take(&before, req->op->profile == PROF_NIC);
+	}
 	if (pipe2(up, O_CLOEXEC) || pipe2(down, O_CLOEXEC)) {
 		perror("ckpt-fault: pipe");
 		exit(3);
@@ -236,7 +247,7 @@ int run_one(const struct fault_req *req, struct outcome *o, struct ext *ext)
 		waitpid(pid, &status, 0);
 		o->rc = FAULT_HUNG;
 		ext->after_kill(ext, o);
-		check_world(o, &before, 0, "after recovery", false);
+		check_world(o, &before, 0, "after recovery", false, NULL);
 		goto out;
 	}
 	o->rc = r1.rc;
@@ -268,7 +279,7 @@ int run_one(const struct fault_req *req, struct outcome *o, struct ext *ext)
 	/* a failed operation may leave what ckpt_devset_cleanup removes (a
 	 * fault in its own rollback): the second life starts with it */
 	left = check_world(o, &before, pid, "after the run",
-	                   r1.rc != 0 && req->op->profile != PROF_CORE);
+	                   r1.rc != 0 && req->op->profile != PROF_CORE, NULL);
 	/* the NIC's second life (two script runs) only where the run left
 	 * something or broke an invariant: elsewhere the world's listing
 	 * already says the devset's ground is as before */
@@ -300,8 +311,9 @@ waited:
 		violation(o, V_EXIT, "the run's process %s %d (LeakSanitizer exits 23)",
 		          WIFEXITED(status) ? "exited" : "died of signal",
 		          WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-	check_world(o, &before, 0, left ? "after the cleanup and the second life"
-	                                 : "after the second life", false);
+	check_world(o, &before, 0,
+	            left ? "after the cleanup and the second life" : "after the second life", false,
+	            &H.last);
 out:
 	close(up[0]);
 	close(down[1]);
@@ -314,6 +326,7 @@ void record(struct outcome *o)
 	struct row *r = table_row(o->what, o->op);
 
 	r->runs++;
+	r->ms += now_ms() - o->start_ms;
 	if (o->bad)
 		r->violated++;
 	else if (o->left)
@@ -384,8 +397,12 @@ static void sweep_op(const struct fault_op *op, unsigned *reached)
 			continue;
 		if (H.verbose)
 			printf("%s: %s passed %u time(s)\n", op->name, names[p], passes);
-		/* fail each pass, then arm one beyond the last */
-		for (unsigned nth = 1; nth <= passes + 1; nth++) {
+		/* fail each pass, then arm one beyond the last (for the NIC
+		 * only with --full: each run costs script runs, and the dry
+		 * run passes the same code with every counter running) */
+		unsigned last = passes + (op->profile == PROF_NIC && !H.full ? 0 : 1);
+
+		for (unsigned nth = 1; nth <= last; nth++) {
 			struct outcome o = {.what = names[p], .op = op->name, .nth = nth,
 			                    .want_again = dry.want_again};
 
@@ -473,8 +490,9 @@ static void usage(FILE *f)
 	        "  --only TEXT       only the operations and faults whose name holds TEXT\n"
 	        "  --point NAME      only that fault point\n"
 	        "  --skip NAME       leave out that fault of the world\n"
-	        "  --full            the NIC sweep also fails the core's timer and fd\n"
-	        "                    registrations (the disk sweep does by default)\n"
+	        "  --full            the NIC sweep as thorough as the others: also the\n"
+	        "                    core's timer and fd registrations, each point armed\n"
+	        "                    beyond its last pass, and every run's second life\n"
 	        "  --no-external     only the fault points, no faults in the world\n"
 	        "  --script PATH     the NIC hotplug script (remus-netbuf-setup)\n"
 	        "  --ckptdev PATH    the ckptdev tool (for the crash recovery)\n"

@@ -31,12 +31,14 @@ struct outcome {
 	unsigned passes[FAULT_MAX_POINTS];
 	unsigned bad; /* 1 << enum invariant */
 	int said;
+	long long start_ms;
 };
 
 #define MAX_ROWS 256
 struct row {
 	char what[40], op[40];
 	int runs, violated, left;
+	long long ms; /* the runs' wall time */
 	int failed[V__COUNT];
 };
 
@@ -67,6 +69,7 @@ struct harness {
 	char stub[PATH_MAX];  /* libxsd_stub.so */
 	bool net, plug, verbose, skipped, full;
 	int nic_setup_rc; /* what a NIC's setup gives here unarmed */
+	struct world last; /* after the last run, when it was as before */
 	struct row rows[MAX_ROWS];
 	int nrows;
 };

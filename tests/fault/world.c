@@ -148,8 +148,8 @@ char *world_sh(const char *cmd)
 static const char kernel_cmd[] =
         "exec 2>/dev/null; ip -d -o link show |"
         " sed 's/^[0-9]*: //; s/ link-netnsid [0-9]*//; s/link\\/ether [0-9a-f:]*/link\\/ether/';"
-        " tc qdisc show;"
-        " tc filter show dev vif9.0 ingress; tc filter show dev vif9.0 egress";
+        " printf 'qdisc show\\nfilter show dev vif9.0 ingress\\nfilter show dev vif9.0 egress\\n' |"
+        " tc -batch -";
 
 /* "path = value" for path and everything below it. */
 static void xs_list(struct xs_handle *xs, const char *path, FILE *out)
