@@ -24,9 +24,9 @@ tests: $(T)/ckpt-fault $(T)/libfaultkind.so
 FAULT_RUN = $(1)/tests/ckpt-fault --no-skip --kind-lib $(abspath $(1)/tests/libfaultkind.so) \
             --script $(abspath scripts/remus-netbuf-setup) --ckptdev $(abspath $(1)/ckptdev)
 
-# ifb.deleted is left out: the hotplug script cannot tell that the vif's
-# clsact is its own once the IFB is gone, leaves it, and refuses the next
-# setup (docs/testing.md, "The fault harness").  The unit and xs sweeps
+# ifb.deleted is left out: once the IFB is gone the hotplug script does
+# not know the vif's filter and clsact as its own, leaves them, and
+# refuses the next setup (docs/testing.md, "The fault harness").  The unit and xs sweeps
 # of the fault points stay in check-unit and check-xs.
 check-fault: deps all $(T)/ckpt-fault $(T)/libfaultkind.so
 	$(call FAULT_RUN,$(BUILD)) --skip ifb.deleted
