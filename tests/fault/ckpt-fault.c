@@ -53,10 +53,9 @@ struct harness H;
 /* ------------------------------------------------------------- the table */
 
 static const char *const invariant_names[V__COUNT] = {
-        [V_RC] = "rc",         [V_ONCE] = "once",   [V_FDS] = "fds",
-        [V_PROCS] = "procs",   [V_XS] = "xenstore", [V_KERNEL] = "kernel",
-        [V_EXIT] = "exit",     [V_AGAIN] = "again", [V_HUNG] = "hung",
-        [V_REACHED] = "reached",
+        [V_RC] = "rc",       [V_ONCE] = "once",       [V_FDS] = "fds",   [V_PROCS] = "procs",
+        [V_XS] = "xenstore", [V_KERNEL] = "kernel",   [V_EXIT] = "exit", [V_AGAIN] = "again",
+        [V_HUNG] = "hung",   [V_REACHED] = "reached",
 };
 
 struct row *table_row(const char *what, const char *op)
@@ -86,8 +85,9 @@ static void print_table(void)
 
 		for (int v = 0; v < V__COUNT; v++)
 			if (r->failed[v])
-				used += (size_t)snprintf(failed + used, sizeof(failed) - used, "%s%s(%d)",
-				                         used ? " " : "", invariant_names[v], r->failed[v]);
+				used += (size_t)snprintf(failed + used, sizeof(failed) - used,
+				                         "%s%s(%d)", used ? " " : "",
+				                         invariant_names[v], r->failed[v]);
 		printf("%-26s %-19s %4d %4d %4d %8d %6.1f  %s\n", r->what, r->op, r->runs,
 		       r->runs - r->violated, r->left, r->violated, r->ms / 1000.0, failed);
 		runs += r->runs;
@@ -177,8 +177,8 @@ static int check_world(struct outcome *o, const struct world *before, pid_t chil
 	if (bits && tolerate) {
 		o->left = true;
 		if (H.verbose)
-			printf("%s / %s pass %u: left (for the cleanup): %s\n", o->what, o->op, o->nth,
-			       diff);
+			printf("%s / %s pass %u: left (for the cleanup): %s\n", o->what, o->op,
+			       o->nth, diff);
 	} else {
 		if (bits & WORLD_XS)
 			violation(o, V_XS, "%s: /libxl changed: %s", phase, diff);
@@ -240,7 +240,8 @@ int run_one(const struct fault_req *req, struct outcome *o, struct ext *ext)
 	memset(&r1, 0, sizeof(r1));
 	if (get_exact(up[0], &r1, sizeof(r1), 90000, ext, pid)) {
 		if (!(ext && ext->after_kill && ext->acted))
-			violation(o, V_HUNG, "no report from the run (killed after 90 s or it crashed)");
+			violation(o, V_HUNG,
+			          "no report from the run (killed after 90 s or it crashed)");
 		kill(pid, SIGKILL);
 		r1.rc = FAULT_HUNG;
 	}
@@ -304,13 +305,14 @@ int run_one(const struct fault_req *req, struct outcome *o, struct ext *ext)
 			violation(o, V_AGAIN, "set up again: %s, unarmed it gives %s",
 			          ckpt_strerror(r2.rc), ckpt_strerror(o->want_again));
 		if (r2.callbacks_bad || r2.fds_after != r2.fds_before || r2.children)
-			violation(o, V_AGAIN, "second life: %d bad completions, fds %d -> %d, %d children",
+			violation(o, V_AGAIN,
+			          "second life: %d bad completions, fds %d -> %d, %d children",
 			          r2.callbacks_bad, r2.fds_before, r2.fds_after, r2.children);
 	}
 	waitpid(pid, &status, 0);
 waited:
 	if (!WIFEXITED(status) || WEXITSTATUS(status))
-		violation(o, V_EXIT, "the run's process %s %d (LeakSanitizer exits 23)",
+		violation(o, V_EXIT, "the run's process %s %d (in an ASan build: a report above)",
 		          WIFEXITED(status) ? "exited" : "died of signal",
 		          WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 	check_world(o, &before, 0,
@@ -405,21 +407,26 @@ static void sweep_op(const struct fault_op *op, unsigned *reached)
 		unsigned last = passes + (op->profile == PROF_NIC && !H.full ? 0 : 1);
 
 		for (unsigned nth = 1; nth <= last; nth++) {
-			struct outcome o = {.what = names[p], .op = op->name, .nth = nth,
+			struct outcome o = {.what = names[p],
+			                    .op = op->name,
+			                    .nth = nth,
 			                    .want_again = dry.want_again};
 
-			req = (struct fault_req){.op = op, .point = (int)p, .nth = nth, .abort_at = -1};
+			req = (struct fault_req){
+			        .op = op, .point = (int)p, .nth = nth, .abort_at = -1};
 			run_one(&req, &o, NULL);
 			if (o.rc != FAULT_HUNG) {
 				if (nth <= passes && !o.reached)
-					violation(&o, V_REACHED, "pass %u not reached (%u in the dry run)",
-					          nth, passes);
+					violation(&o, V_REACHED,
+					          "pass %u not reached (%u in the dry run)", nth,
+					          passes);
 				if (nth > passes && o.rc != unarmed)
-					violation(&o, V_RC, "armed beyond the last pass: %s, unarmed %s",
+					violation(&o, V_RC,
+					          "armed beyond the last pass: %s, unarmed %s",
 					          ckpt_strerror(o.rc), ckpt_strerror(unarmed));
 				else if (!rc_allowed(o.rc, unarmed))
-					violation(&o, V_RC, "completed with %s (%d)", ckpt_strerror(o.rc),
-					          o.rc);
+					violation(&o, V_RC, "completed with %s (%d)",
+					          ckpt_strerror(o.rc), o.rc);
 			}
 			record(&o);
 		}
@@ -448,7 +455,8 @@ static void sweep_points(void)
 			continue;
 		if ((needs_plug && !H.plug) || (needs_net && !H.net)) {
 			printf("not reached here: %s (%s)\n", names[p],
-			       needs_plug ? "needs a READY NIC: sch_plug, the VM tier" : "needs a netns");
+			       needs_plug ? "needs a READY NIC: sch_plug, the VM tier"
+			                  : "needs a netns");
 			continue;
 		}
 		struct outcome o = {.what = names[p], .op = "(any)"};
@@ -474,33 +482,32 @@ void make_domains(void)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-	        "usage: ckpt-fault [options]\n"
-	        "Sweeps every fault point of libckptdev over devset setup, teardown,\n"
-	        "checkpoints, release_all/rearm, ckpt_exec and xswait, then injects\n"
-	        "faults in the world (scripts, xenstored, the network), checking after\n"
-	        "every run that nothing leaked and the devset works again.  Needs root\n"
-	        "(a private network namespace) and xenstored (xen-utils-4.17).\n"
-	        "  --kind-lib PATH   also sweep an application's device kind: a shared\n"
-	        "                    object exporting\n"
-	        "                      int ckpt_fault_harness_register(ckpt_ctx *ctx,\n"
-	        "                          const char **kind_out,\n"
-	        "                          const char *const **params_out);\n"
-	        "                    which registers the kind on ctx and names it and one\n"
-	        "                    device's parameters.  Do not link it with\n"
-	        "                    -lckptdev: the harness carries the library.\n"
-	        "  --only TEXT       only the operations and faults whose name holds TEXT\n"
-	        "  --point NAME      only that fault point\n"
-	        "  --skip NAME       leave out that fault of the world\n"
-	        "  --full            the NIC sweep as thorough as the others: also the\n"
-	        "                    core's timer and fd registrations, each point armed\n"
-	        "                    beyond its last pass, and every run's second life\n"
-	        "  --no-external     only the fault points, no faults in the world\n"
-	        "  --script PATH     the NIC hotplug script (remus-netbuf-setup)\n"
-	        "  --ckptdev PATH    the ckptdev tool (for the crash recovery)\n"
-	        "  --no-skip         a part that cannot run here fails the run\n"
-	        "  --verbose         the library's log at debug level, and every pass\n"
-	        "Exit status: 0 all invariants held; 1 a violation; 2 usage; 4 skipped.\n");
+	fprintf(f, "usage: ckpt-fault [options]\n"
+	           "Sweeps every fault point of libckptdev over devset setup, teardown,\n"
+	           "checkpoints, release_all/rearm, ckpt_exec and xswait, then injects\n"
+	           "faults in the world (scripts, xenstored, the network), checking after\n"
+	           "every run that nothing leaked and the devset works again.  Needs root\n"
+	           "(a private network namespace) and xenstored (xen-utils-4.17).\n"
+	           "  --kind-lib PATH   also sweep an application's device kind: a shared\n"
+	           "                    object exporting\n"
+	           "                      int ckpt_fault_harness_register(ckpt_ctx *ctx,\n"
+	           "                          const char **kind_out,\n"
+	           "                          const char *const **params_out);\n"
+	           "                    which registers the kind on ctx and names it and one\n"
+	           "                    device's parameters.  Do not link it with\n"
+	           "                    -lckptdev: the harness carries the library.\n"
+	           "  --only TEXT       only the operations and faults whose name holds TEXT\n"
+	           "  --point NAME      only that fault point\n"
+	           "  --skip NAME       leave out that fault of the world\n"
+	           "  --full            the NIC sweep as thorough as the others: also the\n"
+	           "                    core's timer and fd registrations, each point armed\n"
+	           "                    beyond its last pass, and every run's second life\n"
+	           "  --no-external     only the fault points, no faults in the world\n"
+	           "  --script PATH     the NIC hotplug script (remus-netbuf-setup)\n"
+	           "  --ckptdev PATH    the ckptdev tool (for the crash recovery)\n"
+	           "  --no-skip         a part that cannot run here fails the run\n"
+	           "  --verbose         the library's log at debug level, and every pass\n"
+	           "Exit status: 0 all invariants held; 1 a violation; 2 usage; 4 skipped.\n");
 }
 
 static void load_kind_lib(const char *path)
@@ -514,7 +521,8 @@ static void load_kind_lib(const char *path)
 	*(void **)&fault_cfg.kind_register = dlsym(h, "ckpt_fault_harness_register");
 	if (!fault_cfg.kind_register) {
 		fprintf(stderr,
-		        "ckpt-fault: --kind-lib %s: no function ckpt_fault_harness_register in it\n",
+		        "ckpt-fault: --kind-lib %s: no function ckpt_fault_harness_register in "
+		        "it\n",
 		        path);
 		exit(2);
 	}
@@ -576,32 +584,60 @@ static const char *exe_dir(void)
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	        {"kind-lib", required_argument, NULL, 'k'}, {"only", required_argument, NULL, 'o'},
-	        {"script", required_argument, NULL, 's'},   {"ckptdev", required_argument, NULL, 'c'},
-	        {"no-skip", no_argument, NULL, 'n'},        {"no-external", no_argument, NULL, 'x'},
-	        {"verbose", no_argument, NULL, 'v'},        {"help", no_argument, NULL, 'h'},
-	        {"point", required_argument, NULL, 'p'},    {"full", no_argument, NULL, 'f'},
-	        {"skip", required_argument, NULL, 'S'},
-	        {NULL, 0, NULL, 0}};
+	static const struct option longopts[] = {{"kind-lib", required_argument, NULL, 'k'},
+	                                         {"only", required_argument, NULL, 'o'},
+	                                         {"script", required_argument, NULL, 's'},
+	                                         {"ckptdev", required_argument, NULL, 'c'},
+	                                         {"no-skip", no_argument, NULL, 'n'},
+	                                         {"no-external", no_argument, NULL, 'x'},
+	                                         {"verbose", no_argument, NULL, 'v'},
+	                                         {"help", no_argument, NULL, 'h'},
+	                                         {"point", required_argument, NULL, 'p'},
+	                                         {"full", no_argument, NULL, 'f'},
+	                                         {"skip", required_argument, NULL, 'S'},
+	                                         {NULL, 0, NULL, 0}};
 	static char script[PATH_MAX], ok_script[PATH_MAX + 16];
 	bool no_skip = false, external = true;
 	int c, bad = 0;
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'k': load_kind_lib(optarg); break;
-		case 'o': H.only = optarg; break;
-		case 's': fault_cfg.netbuf_script = optarg; break;
-		case 'c': H.ckptdev = optarg; break;
-		case 'n': no_skip = true; break;
-		case 'x': external = false; break;
-		case 'p': H.point = optarg; break;
-		case 'f': H.full = true; break;
-		case 'S': H.skip = optarg; break;
-		case 'v': H.verbose = fault_cfg.verbose = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'k':
+			load_kind_lib(optarg);
+			break;
+		case 'o':
+			H.only = optarg;
+			break;
+		case 's':
+			fault_cfg.netbuf_script = optarg;
+			break;
+		case 'c':
+			H.ckptdev = optarg;
+			break;
+		case 'n':
+			no_skip = true;
+			break;
+		case 'x':
+			external = false;
+			break;
+		case 'p':
+			H.point = optarg;
+			break;
+		case 'f':
+			H.full = true;
+			break;
+		case 'S':
+			H.skip = optarg;
+			break;
+		case 'v':
+			H.verbose = fault_cfg.verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind < argc) {

@@ -123,9 +123,10 @@ static void script_faults(void)
 
 	/* killed by a signal while it runs: its pid in the marker, then wait */
 	snprintf(x.marker, sizeof(x.marker), "%s", tmp_path("killed.pid"));
-	snprintf(body, sizeof(body), "[ \"$1\" = teardown ] && exit 0\n"
-	         "echo $$ > %s.tmp && mv %s.tmp %s\nexec sleep 30", x.marker,
-	         x.marker, x.marker);
+	snprintf(body, sizeof(body),
+	         "[ \"$1\" = teardown ] && exit 0\n"
+	         "echo $$ > %s.tmp && mv %s.tmp %s\nexec sleep 30",
+	         x.marker, x.marker, x.marker);
 	write_script(killed, body);
 	req.disk_script = killed;
 	ext_run("script.killed", &req, &x, rc_script, 0);
@@ -257,12 +258,14 @@ static void abort_faults(void)
 	/* every turn of the loop of a disk devset's setup, until the setup
 	 * ends before the abort comes (at most 64 turns) */
 	for (int k = 0; k < 64; k++) {
-		struct outcome o = {.what = "app.abort", .op = req.op->name, .nth = (unsigned)k + 1};
+		struct outcome o = {
+		        .what = "app.abort", .op = req.op->name, .nth = (unsigned)k + 1};
 
 		req.abort_at = k;
 		run_one(&req, &o, NULL);
 		if (o.rc != FAULT_HUNG && !rc_aborted_or_done(o.rc))
-			violation(&o, V_RC, "completed with %s after an abort", ckpt_strerror(o.rc));
+			violation(&o, V_RC, "completed with %s after an abort",
+			          ckpt_strerror(o.rc));
 		record(&o);
 		if (o.rc == 0)
 			break;
@@ -272,13 +275,16 @@ static void abort_faults(void)
 	/* a NIC's: after 1, 2, 4, ... turns (each run costs two script runs) */
 	req.op = op_named("nic.setup");
 	for (int k = 0; k < 256; k = k ? 2 * k : 1) {
-		struct outcome o = {.what = "app.abort", .op = req.op->name, .nth = (unsigned)k + 1,
+		struct outcome o = {.what = "app.abort",
+		                    .op = req.op->name,
+		                    .nth = (unsigned)k + 1,
 		                    .want_again = H.nic_setup_rc};
 
 		req.abort_at = k;
 		run_one(&req, &o, NULL);
 		if (o.rc != FAULT_HUNG && !rc_aborted_or_done(o.rc))
-			violation(&o, V_RC, "completed with %s after an abort", ckpt_strerror(o.rc));
+			violation(&o, V_RC, "completed with %s after an abort",
+			          ckpt_strerror(o.rc));
 		record(&o);
 		if (o.rc != CKPT_ERROR_ABORTED)
 			break;

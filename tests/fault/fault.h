@@ -53,24 +53,24 @@ extern struct fault_cfg fault_cfg;
 /* One run as the parent asks for it. */
 struct fault_req {
 	const struct fault_op *op;
-	int point;     /* index in ckpt_fault_list(), -1: none */
-	unsigned nth;  /* fail that pass of it, counted from the window's start */
-	bool count;    /* the dry run: count every point's passes in the window */
-	int abort_at;  /* >= 0: ckpt_ao_abort() after that many loop turns */
-	const char *nic_script; /* NULL: cfg's netbuf_script */
-	const char *disk_script; /* NULL: cfg's ok_script */
+	int point;                  /* index in ckpt_fault_list(), -1: none */
+	unsigned nth;               /* fail that pass of it, counted from the window's start */
+	bool count;                 /* the dry run: count every point's passes in the window */
+	int abort_at;               /* >= 0: ckpt_ao_abort() after that many loop turns */
+	const char *nic_script;     /* NULL: cfg's netbuf_script */
+	const char *disk_script;    /* NULL: cfg's ok_script */
 	unsigned script_timeout_ms; /* 0: the profile's */
 };
 
 /* What the child saw in the first phase. */
 struct fault_res1 {
-	int rc;             /* the operation's rc, or FAULT_HUNG */
-	int callbacks_bad;  /* a completion that did not come exactly once */
+	int rc;            /* the operation's rc, or FAULT_HUNG */
+	int callbacks_bad; /* a completion that did not come exactly once */
 	int fds_before, fds_after;
-	int children;       /* its own children left after ctx_free */
-	bool reached;       /* the armed pass was reached */
-	bool state_bad;     /* a devset not DOWN at the end */
-	bool free_failed;   /* ckpt_devset_free / ckpt_ctx_free refused */
+	int children;     /* its own children left after ctx_free */
+	bool reached;     /* the armed pass was reached */
+	bool state_bad;   /* a devset not DOWN at the end */
+	bool free_failed; /* ckpt_devset_free / ckpt_ctx_free refused */
 	unsigned passes[FAULT_MAX_POINTS];
 	char detail[200];
 };
@@ -79,7 +79,7 @@ struct fault_res1 {
  * for it, then the devset's life again, nothing armed. */
 struct fault_res2 {
 	int cleanup_failed; /* the cleanup's rc when it failed */
-	int rc; /* the setup's rc (the op's, for the core profile) */
+	int rc;             /* the setup's rc (the op's, for the core profile) */
 	int callbacks_bad;
 	int fds_before, fds_after;
 	int children;

@@ -16,7 +16,16 @@
 
 /* The invariants checked after every run (see ckpt-fault.c). */
 enum invariant {
-	V_RC, V_ONCE, V_FDS, V_PROCS, V_XS, V_KERNEL, V_EXIT, V_AGAIN, V_HUNG, V_REACHED,
+	V_RC,
+	V_ONCE,
+	V_FDS,
+	V_PROCS,
+	V_XS,
+	V_KERNEL,
+	V_EXIT,
+	V_AGAIN,
+	V_HUNG,
+	V_REACHED,
 	V__COUNT
 };
 
@@ -65,10 +74,10 @@ struct harness {
 	struct xsd xsd;
 	char tmpdir[64];
 	const char *only, *point, *skip, *ckptdev;
-	const char *script;   /* the NIC hotplug script */
-	char stub[PATH_MAX];  /* libxsd_stub.so */
+	const char *script;  /* the NIC hotplug script */
+	char stub[PATH_MAX]; /* libxsd_stub.so */
 	bool net, plug, verbose, skipped, full;
-	int nic_setup_rc; /* what a NIC's setup gives here unarmed */
+	int nic_setup_rc;  /* what a NIC's setup gives here unarmed */
 	struct world last; /* after the last run, when it was as before */
 	struct row rows[MAX_ROWS];
 	int nrows;

@@ -101,8 +101,8 @@ static int async_op(struct fault_env *e, start_fn *start, void *obj)
 		if (i == e->req->abort_at) {
 			rc = ckpt_ao_abort(e->ctx, &how);
 			if (rc && rc != CKPT_ERROR_NOTFOUND)
-				snprintf(e->res->detail, sizeof(e->res->detail), "ckpt_ao_abort: %s",
-				         ckpt_strerror(rc));
+				snprintf(e->res->detail, sizeof(e->res->detail),
+				         "ckpt_ao_abort: %s", ckpt_strerror(rc));
 			break;
 		}
 		loop_turn(e->ctx, 1000);
@@ -400,8 +400,8 @@ static void env_begin(struct fault_env *e)
 	ckpt_ctx_opts opts = {.loop = CKPT_LOOP_POLL};
 	int rc;
 
-	e->logger = xtl_createlogger_stdiostream(stderr, fault_cfg.verbose ? XTL_DEBUG : XTL_CRITICAL,
-	                                         0);
+	e->logger = xtl_createlogger_stdiostream(stderr,
+	                                         fault_cfg.verbose ? XTL_DEBUG : XTL_CRITICAL, 0);
 	opts.logger = (xentoollog_logger *)e->logger;
 	rc = ckpt_ctx_new(&e->ctx, &opts);
 	if (rc) {
@@ -418,7 +418,8 @@ static bool env_end(struct fault_env *e)
 	bool ok = true;
 
 	if (e->set) {
-		if (ckpt_devset_state(e->set) != CKPT_DEV_DOWN && ckpt_devset_state(e->set) != CKPT_DEV_NEW) {
+		if (ckpt_devset_state(e->set) != CKPT_DEV_DOWN &&
+		    ckpt_devset_state(e->set) != CKPT_DEV_NEW) {
 			if (e->res)
 				e->res->state_bad = true;
 			ok = false;
@@ -452,7 +453,8 @@ void fault_child(const struct fault_req *req, int to_parent, int from_parent)
 	r1.callbacks_bad = e.callbacks_bad;
 	r1.free_failed = !env_end(&e);
 	r1.fds_after = world_fd_count();
-	r1.children = world_children(getpid(), 0, 0, r1.detail[0] ? NULL : r1.detail, sizeof(r1.detail));
+	r1.children =
+	        world_children(getpid(), 0, 0, r1.detail[0] ? NULL : r1.detail, sizeof(r1.detail));
 	put(to_parent, &r1, sizeof(r1));
 
 	/* the parent looks at the world; it answers 'C' when the run left

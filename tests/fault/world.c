@@ -67,14 +67,15 @@ int world_children(pid_t ppid, pid_t ex1, pid_t ex2, char *desc, size_t len)
 		pid_t pid = (pid_t)atoi(e->d_name), parent;
 		char state, comm[64];
 
-		if (pid <= 0 || pid == ex1 || pid == ex2 || proc_stat(pid, &parent, &state, comm, sizeof(comm)))
+		if (pid <= 0 || pid == ex1 || pid == ex2 ||
+		    proc_stat(pid, &parent, &state, comm, sizeof(comm)))
 			continue;
 		if (parent != ppid)
 			continue;
 		n++;
 		if (desc && used < len)
-			used += (size_t)snprintf(desc + used, len - used, "%s%d(%s,%c)", n > 1 ? " " : "",
-			                         (int)pid, comm, state);
+			used += (size_t)snprintf(desc + used, len - used, "%s%d(%s,%c)",
+			                         n > 1 ? " " : "", (int)pid, comm, state);
 	}
 	closedir(d);
 	return n;
@@ -92,7 +93,8 @@ int world_reap_dead_orphans(pid_t ex1, pid_t ex2)
 		pid_t pid = (pid_t)atoi(e->d_name), parent;
 		char state, comm[64];
 
-		if (pid <= 0 || pid == ex1 || pid == ex2 || proc_stat(pid, &parent, &state, comm, sizeof(comm)))
+		if (pid <= 0 || pid == ex1 || pid == ex2 ||
+		    proc_stat(pid, &parent, &state, comm, sizeof(comm)))
 			continue;
 		if (parent == getpid() && state == 'Z' && waitpid(pid, NULL, WNOHANG) == pid)
 			n++;
@@ -112,7 +114,8 @@ void world_reap_children(pid_t ex1, pid_t ex2)
 		pid_t pid = (pid_t)atoi(e->d_name), parent;
 		char state, comm[64];
 
-		if (pid <= 0 || pid == ex1 || pid == ex2 || proc_stat(pid, &parent, &state, comm, sizeof(comm)))
+		if (pid <= 0 || pid == ex1 || pid == ex2 ||
+		    proc_stat(pid, &parent, &state, comm, sizeof(comm)))
 			continue;
 		if (parent == getpid()) {
 			kill(pid, SIGKILL);
@@ -202,7 +205,8 @@ static void first_difference(const char *a, const char *b, char *out, size_t len
 {
 	while (*a && *a == *b) {
 		const char *ea = strchr(a, '\n'), *eb = strchr(b, '\n');
-		size_t la = ea ? (size_t)(ea - a) : strlen(a), lb = eb ? (size_t)(eb - b) : strlen(b);
+		size_t la = ea ? (size_t)(ea - a) : strlen(a),
+		       lb = eb ? (size_t)(eb - b) : strlen(b);
 
 		if (la != lb || memcmp(a, b, la))
 			break;
@@ -229,8 +233,8 @@ int world_diff(const struct world *before, const struct world *after, char *diff
 
 		bits |= WORLD_KERNEL;
 		if (diff && used + 8 < len)
-			first_difference(before->kernel, after->kernel, diff + used + (used ? 3 : 0),
-			                 len - used - 3);
+			first_difference(before->kernel, after->kernel,
+			                 diff + used + (used ? 3 : 0), len - used - 3);
 		if (diff && used && used + 8 < len)
 			memcpy(diff + used, " | ", 3);
 	}
