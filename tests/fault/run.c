@@ -386,6 +386,11 @@ const struct fault_op fault_ops[] = {
         {"disk.checkpoints", PROF_DISK, op_checkpoints},
         {"disk.release+rearm", PROF_DISK, op_release},
         {"nic.setup", PROF_NIC, op_setup},
+        /* these pass their window only where the NIC gets READY (sch_plug:
+         * the VM); elsewhere they end with the setup's rc, unarmed */
+        {"nic.teardown", PROF_NIC, op_teardown},
+        {"nic.checkpoints", PROF_NIC, op_checkpoints},
+        {"nic.release+rearm", PROF_NIC, op_release},
         {"kind.setup", PROF_KIND, op_setup},
         {"kind.teardown", PROF_KIND, op_teardown},
         {"kind.checkpoints", PROF_KIND, op_checkpoints},
