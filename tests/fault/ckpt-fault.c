@@ -358,7 +358,8 @@ static bool op_wanted(const struct fault_op *op)
 	/* past the setup, a NIC's operations need it READY: sch_plug */
 	if (op->profile == PROF_NIC && !H.plug && strcmp(op->name, "nic.setup")) {
 		if (!H.only && !H.point)
-			printf("not run here: %s (needs a READY NIC: sch_plug, the VM)\n", op->name);
+			printf("not run here: %s (needs a READY NIC: sch_plug, the VM)\n",
+			       op->name);
 		return false;
 	}
 	if (op->profile == PROF_KIND && !fault_cfg.kind_register)
