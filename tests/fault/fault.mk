@@ -52,8 +52,8 @@ check-fault-asan: deps
 	    $(call FAULT_RUN,$(BUILD)/asan) --skip ifb.deleted
 
 # The NIC's operations where a NIC gets READY: in the test VM (sch_plug),
-# where nl.buffer and nl.release are reached.  Not in make check: about
-# 7 minutes under TCG.  It fails today (docs/testing.md, "The fault
+# where nl.buffer and nl.release are reached.  Not in make check: 3 to 7
+# minutes under TCG.  It fails today (docs/testing.md, "The fault
 # harness": a teardown that leaves /libxl/<domid>/remus).
 check-fault-vm: deps all $(T)/ckpt-fault
 	tests/vm/run-in-vm --timeout 1800 -- $(abspath $(T)/ckpt-fault) --no-skip --only nic. \
