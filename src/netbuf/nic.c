@@ -176,30 +176,41 @@ static int nic_init_subkind(ckpt_devset *set, void **priv_out)
 	return 0;
 }
 
-/* Remove path if it has no children left (someone else's nodes stay). */
-static void rm_if_empty(ckpt_ctx *ctx, const char *path)
+/* Remove path if it has no children left (someone else's nodes stay):
+ * 0 (removed, absent or not empty) or the rc of the failed request. */
+static int rm_if_empty(ckpt_ctx *ctx, const char *path)
 {
 	char **list = NULL;
 	unsigned n = 0;
+	int rc = ao_xs_directory(ctx, path, &list, &n);
 
-	if (ao_xs_directory(ctx, path, &list, &n) == 0 && n == 0)
-		ao_xs_rm(ctx, path);
 	free(list);
+	if (rc == CKPT_ERROR_NOTFOUND)
+		return 0;
+	if (!rc && n == 0)
+		rc = ao_xs_rm(ctx, path);
+	return rc;
+}
+
+/* After a NIC's folder went: the parents go too once empty (the last NIC
+ * of the domain's takes them; /libxl/<domid> itself is the toolstack's).
+ * 0 or the rc of a failed request, which the teardown reports. */
+static int rm_parents(ckpt_dev *dev)
+{
+	char *netbuf = ao_sprintf("/libxl/%u/remus/netbuf", ckpt_dev_domid(dev));
+	char *remus = ao_sprintf("/libxl/%u/remus", ckpt_dev_domid(dev));
+	int rc = rm_if_empty(ckpt_dev_ctx(dev), netbuf);
+
+	if (!rc)
+		rc = rm_if_empty(ckpt_dev_ctx(dev), remus);
+	free(netbuf);
+	free(remus);
+	return rc;
 }
 
 static void nic_cleanup_subkind(ckpt_devset *set, void *priv)
 {
-	char *netbuf = ao_sprintf("/libxl/%u/remus/netbuf", set->domid);
-	char *remus = ao_sprintf("/libxl/%u/remus", set->domid);
-
-	/* the device folders are gone; their parents go too if empty (the
-	 * domain's own /libxl/<domid> is the toolstack's) */
-	if (set->ctx->xsh) {
-		rm_if_empty(set->ctx, netbuf);
-		rm_if_empty(set->ctx, remus);
-	}
-	free(netbuf);
-	free(remus);
+	(void)set;
 	nb_backend_close(priv);
 }
 
@@ -399,6 +410,8 @@ static void teardown_done(ckpt_dev *dev, int rc, bool all_gone)
 		rc = n->release_rc;
 	if (all_gone) {
 		r = ao_xs_rm(ckpt_dev_ctx(dev), n->xs_path);
+		if (!r)
+			r = rm_parents(dev);
 		if (!rc)
 			rc = r;
 	} else {

@@ -29,10 +29,8 @@ tests: $(T)/ckpt-fault $(T)/libfaultkind.so $(T)/libleakykind.so
 FAULT_RUN = $(1)/tests/ckpt-fault --no-skip --kind-lib $(abspath $(1)/tests/libfaultkind.so) \
             --script $(abspath scripts/remus-netbuf-setup) --ckptdev $(abspath $(1)/ckptdev)
 
-# ifb.deleted is left out: once the IFB is gone the hotplug script does
-# not know the vif's filter and clsact as its own, leaves them, and
-# refuses the next setup (docs/testing.md, "The fault harness").  The unit and xs sweeps
-# of the fault points stay in check-unit and check-xs.
+# The unit and xs sweeps of the fault points stay in check-unit and
+# check-xs.
 # First the harness's own test: a kind that leaks an fd must fail it.
 check-fault: deps all $(T)/ckpt-fault $(T)/libfaultkind.so $(T)/libleakykind.so
 	@if $(T)/ckpt-fault --kind-lib $(abspath $(T)/libleakykind.so) --only kind.setup \
@@ -41,7 +39,7 @@ check-fault: deps all $(T)/ckpt-fault $(T)/libfaultkind.so $(T)/libleakykind.so
 	elif ! grep -q ': fds: ' $(BUILD)/fault-leaky.log; then \
 		cat $(BUILD)/fault-leaky.log; echo "ckpt-fault failed, but not on the leaked fd"; exit 1; \
 	else echo "ckpt-fault finds a kind that leaks an fd: ok"; fi
-	$(call FAULT_RUN,$(BUILD)) --skip ifb.deleted
+	$(call FAULT_RUN,$(BUILD))
 
 # The same in the ASan build (LeakSanitizer judges every run's process).
 # Not in make check: about 5 minutes on this machine.
@@ -49,12 +47,11 @@ check-fault-asan: deps
 	$(MAKE) BUILD=$(BUILD)/asan SANITIZE=1 all $(BUILD)/asan/tests/ckpt-fault \
 	        $(BUILD)/asan/tests/libfaultkind.so
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	    $(call FAULT_RUN,$(BUILD)/asan) --skip ifb.deleted
+	    $(call FAULT_RUN,$(BUILD)/asan)
 
 # The NIC's operations where a NIC gets READY: in the test VM (sch_plug),
 # where nl.buffer and nl.release are reached.  Not in make check: 3 to 7
-# minutes under TCG.  It fails today (docs/testing.md, "The fault
-# harness": a teardown that leaves /libxl/<domid>/remus).
+# minutes under TCG.
 check-fault-vm: deps all $(T)/ckpt-fault
 	tests/vm/run-in-vm --timeout 1800 -- $(abspath $(T)/ckpt-fault) --no-skip --only nic. \
 	    --no-external --script $(abspath scripts/remus-netbuf-setup)
