@@ -111,11 +111,12 @@ check-fault: deps $(T)/unit-tests $(T)/xs-tests
 # check-vm its VM part, so the benches cannot rot: they fail only if a
 # step fails or a checkpoint allocates.
 BENCH_UTIL := bench/bench_util.c
-$(BUILD)/bench/bench: bench/bench.c $(BENCH_UTIL) bench/bench_util.h tests/ops/top.c \
+$(BUILD)/bench/bench: bench/bench.c $(BENCH_UTIL) bench/bench_util.h bench/mini_loop.c \
+                      bench/mini_loop.h bench/spawn_ways.c bench/spawn_ways.h tests/ops/top.c \
                       tests/harness/tloop.c $(STLIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ bench/bench.c $(BENCH_UTIL) \
-	      tests/ops/top.c tests/harness/tloop.c $(TEST_LIBS)
+	      bench/mini_loop.c bench/spawn_ways.c tests/ops/top.c tests/harness/tloop.c $(TEST_LIBS)
 
 NIC_BENCH_SRC := bench/nic_bench.c $(BENCH_UTIL) tests/xs/xsd.c tests/xs/xsd_fixture.c
 $(BUILD)/bench/nic-bench: $(NIC_BENCH_SRC) bench/bench_util.h $(STLIB) $(T)/libxsd_stub.so
