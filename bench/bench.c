@@ -178,8 +178,8 @@ struct disp_loop {
 
 static void disp_loop_new(struct disp_loop *dl, enum ckpt_loop_kind kind)
 {
-	ckpt_ctx_opts opts = {.loop = CKPT_LOOP_HOOKS, .hooks = &mini_loop_hooks,
-	                      .hooks_user = &dl->ml};
+	ckpt_ctx_opts opts = {
+	        .loop = CKPT_LOOP_HOOKS, .hooks = &mini_loop_hooks, .hooks_user = &dl->ml};
 
 	dl->tl = NULL;
 	mini_loop_init(&dl->ml);
@@ -522,8 +522,7 @@ static void bench_spawn_start(const char *script)
 {
 	enum { LIB, FORK, CLONE_VM_, POSIX, N_WAYS };
 	static const char *const names[N_WAYS] = {"library (async exec)", "fork, by hand",
-	                                          "clone(CLONE_VM), by hand",
-	                                          "posix_spawn alone"};
+	                                          "clone(CLONE_VM), by hand", "posix_spawn alone"};
 	char *argv[] = {(char *)script, NULL};
 	int m = quick ? 2 : 24, nr = quick ? 1 : 7;
 	ckpt_ctx_opts opts = {.loop = CKPT_LOOP_POLL, .max_scripts = (unsigned)m};
@@ -539,11 +538,13 @@ static void bench_spawn_start(const char *script)
 		for (int i = 0; i < N_WAYS; i++) {
 			int w = (i + r) % N_WAYS;
 
-			v[w][r] = w == LIB    ? start_library(ctx, argv, m)
-			          : w == FORK ? start_by_hand(SPAWN_FORK, argv, m)
-			          : w == POSIX
-			                  ? start_by_hand(SPAWN_POSIX, argv, m)
-			                  : start_by_hand(SPAWN_CLONE_VM, argv, m);
+			if (w == LIB)
+				v[w][r] = start_library(ctx, argv, m);
+			else
+				v[w][r] = start_by_hand(w == FORK        ? SPAWN_FORK
+				                        : w == CLONE_VM_ ? SPAWN_CLONE_VM
+				                                         : SPAWN_POSIX,
+				                        argv, m);
 		}
 	if (ckpt_ctx_free(ctx))
 		bu_die("ckpt_ctx_free");

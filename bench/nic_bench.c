@@ -263,7 +263,7 @@ static int libxl_step(struct libxl_way *x, bool buffer)
 	int refused = 0;
 
 	for (int j = 0; j < x->k; j++) {
-		if (x->fifo ? rtnl_qdisc_fifo_set_limit(x->q[j], buffer ? 1000 : 1001)
+		if (x->fifo  ? rtnl_qdisc_fifo_set_limit(x->q[j], buffer ? 1000 : 1001)
 		    : buffer ? rtnl_qdisc_plug_buffer(x->q[j])
 		             : rtnl_qdisc_plug_release_one(x->q[j]))
 			bu_die("libxl: rtnl_qdisc_plug_* / fifo_set_limit");

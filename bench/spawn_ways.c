@@ -126,8 +126,7 @@ void spawn_reap(struct spawned *s)
 {
 	int status;
 
-	if (waitpid(s->pid, &status, 0) != s->pid || !WIFEXITED(status) ||
-	    WEXITSTATUS(status) != 0)
+	if (waitpid(s->pid, &status, 0) != s->pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		bu_die("a spawned program failed (status %#x)", status);
 	if (s->stack)
 		munmap(s->stack, 2 * STACK_SIZE);
