@@ -128,11 +128,18 @@ BENCH_BINS := $(BUILD)/bench/bench $(BUILD)/bench/nic-bench
 BENCH_VM = tests/vm/run-in-vm --timeout 3600 -- env BENCH_QUICK=$(BENCH_QUICK) \
            $(abspath $(BUILD))/bench/nic-bench
 
+BENCH_MACHINE = echo "== $$(nproc) CPUs,$$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)," \
+                     "kernel $$(uname -r), $$(date -u '+%F %T') UTC, load average" \
+                     "$$(cut -d' ' -f1-3 /proc/loadavg)"
+
 bench: $(BENCH_BINS)
+	@$(BENCH_MACHINE)
 	BENCH_QUICK=$(BENCH_QUICK) $(BUILD)/bench/bench
 	BENCH_QUICK=$(BENCH_QUICK) $(BUILD)/bench/nic-bench
+	@$(BENCH_MACHINE)
 	@if $(HAVE_PLUG); then echo "(this kernel has sch_plug: no VM run)"; \
 	else $(BENCH_VM); fi
+	@$(BENCH_MACHINE)
 
 bench-quick:
 	$(MAKE) --no-print-directory BENCH_QUICK=1 bench
