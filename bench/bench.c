@@ -478,11 +478,11 @@ static void count_done(ckpt_ctx *ctx, int rc, void *user)
 /* One beforepoll/poll/afterpoll cycle of a poll-binding ctx. */
 static void poll_ctx_once(ckpt_ctx *ctx, int max_ms)
 {
-	struct pollfd fds[512];
-	int nfds = 512, timeout = max_ms;
+	static struct pollfd fds[2048]; /* 256 scripts: 3 fds each */
+	int nfds = 2048, timeout = max_ms;
 
 	if (ckpt_osevent_beforepoll(ctx, &nfds, fds, &timeout))
-		bu_die("ckpt_osevent_beforepoll: more than 512 fds");
+		bu_die("ckpt_osevent_beforepoll: more than 2048 fds");
 	poll(fds, (nfds_t)nfds, timeout);
 	ckpt_osevent_afterpoll(ctx, nfds, fds);
 }
