@@ -578,7 +578,7 @@ static void bench_spawn_start(const char *script)
  */
 static void bench_disk_scripts(void)
 {
-	int n = quick ? 8 : 256, sleep_ms = quick ? 100 : 1000;
+	int n = quick ? 8 : 256, sleep_ms = quick ? 50 : 1000;
 	char dir[] = "/tmp/ckpt-bench.XXXXXX", script[64], param[80], body[64], what[64];
 	char quick_script[64];
 	ckpt_ctx_opts opts = {.loop = CKPT_LOOP_POLL, .max_scripts = (unsigned)n};
