@@ -10,17 +10,23 @@
  *               reads the pipe to its end and waits), and, for reference,
  *               posix_spawn + waitpid of the program alone.
  *   dispatch    one timer event and one fd event through each loop
- *               binding (libev, hooks: the tests' epoll loop, poll)
- *               against raw libev: a 0 ms timer re-armed from its own
- *               callback, and a pipe that stays readable, one loop
+ *               binding (libev; hooks, behind the minimal poll loop of
+ *               mini_loop.c; poll) against raw libev, and against that
+ *               minimal loop on its own: a 0 ms timer re-armed from its
+ *               own callback, and a pipe that stays readable, one loop
  *               iteration per event.
  *   checkpoint  one postsuspend/preresume/commit cycle of a devset of 64
  *               disk devices against calling 64 empty functions three
  *               times: the device layer's own overhead per checkpoint.
+ *   start       the loop thread's part of starting a script (until it
+ *               has exec'd), through the library and the ways of
+ *               spawn_ways.c.
  *   disks       setup and teardown of 256 disk stubs whose script sleeps
- *               S ms, max_scripts 256: the wall time against S (the
- *               scripts run in parallel), and the tasks created, counted
- *               in a PID namespace of the bench's own.
+ *               S ms, max_scripts 256: the wall time against S + 256
+ *               starts (the scripts run in parallel, the starts one after
+ *               another), against the same scripts through the async
+ *               exec alone, and the tasks created, counted in a PID
+ *               namespace of the bench's own.
  *
  * BENCH_QUICK=1 or --quick: tiny counts.  Run with `make bench`.
  */
