@@ -105,11 +105,12 @@ include tests/fault/fault.mk
 # check-vm its VM part, so the benches cannot rot: they fail only if a
 # step fails or a checkpoint allocates.
 BENCH_UTIL := bench/bench_util.c
-$(BUILD)/bench/bench: bench/bench.c $(BENCH_UTIL) bench/bench_util.h tests/ops/top.c \
+$(BUILD)/bench/bench: bench/bench.c $(BENCH_UTIL) bench/bench_util.h bench/mini_loop.c \
+                      bench/mini_loop.h bench/spawn_ways.c bench/spawn_ways.h tests/ops/top.c \
                       tests/harness/tloop.c $(STLIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ bench/bench.c $(BENCH_UTIL) \
-	      tests/ops/top.c tests/harness/tloop.c $(TEST_LIBS)
+	      bench/mini_loop.c bench/spawn_ways.c tests/ops/top.c tests/harness/tloop.c $(TEST_LIBS)
 
 NIC_BENCH_SRC := bench/nic_bench.c $(BENCH_UTIL) tests/xs/xsd.c tests/xs/xsd_fixture.c
 $(BUILD)/bench/nic-bench: $(NIC_BENCH_SRC) bench/bench_util.h $(STLIB) $(T)/libxsd_stub.so
@@ -121,11 +122,18 @@ BENCH_BINS := $(BUILD)/bench/bench $(BUILD)/bench/nic-bench
 BENCH_VM = tests/vm/run-in-vm --timeout 3600 -- env BENCH_QUICK=$(BENCH_QUICK) \
            $(abspath $(BUILD))/bench/nic-bench
 
+BENCH_MACHINE = echo "== $$(nproc) CPUs,$$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)," \
+                     "kernel $$(uname -r), $$(date -u '+%F %T') UTC, load average" \
+                     "$$(cut -d' ' -f1-3 /proc/loadavg)"
+
 bench: $(BENCH_BINS)
+	@$(BENCH_MACHINE)
 	BENCH_QUICK=$(BENCH_QUICK) $(BUILD)/bench/bench
 	BENCH_QUICK=$(BENCH_QUICK) $(BUILD)/bench/nic-bench
+	@$(BENCH_MACHINE)
 	@if $(HAVE_PLUG); then echo "(this kernel has sch_plug: no VM run)"; \
 	else $(BENCH_VM); fi
+	@$(BENCH_MACHINE)
 
 bench-quick:
 	$(MAKE) --no-print-directory BENCH_QUICK=1 bench
