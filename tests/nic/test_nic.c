@@ -1312,26 +1312,7 @@ TEST_T(nic_plug_teardown_script_killed_midway_is_finished_by_the_library, 240)
 /* "PID:START" for a process, START read from /proc as a user would. */
 static void owner_record(pid_t pid, char *buf, size_t len)
 {
-	char path[64], stat[1024], *p;
-	unsigned long long start = 0;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "r");
-	ASSERT_TRUE(f != NULL);
-	n = fread(stat, 1, sizeof(stat) - 1, f);
-	fclose(f);
-	stat[n] = '\0';
-	p = strrchr(stat, ')');
-	ASSERT_TRUE(p != NULL);
-	/* after ") ": fields 3 (state) .. 22 (starttime) */
-	ASSERT_EQ(sscanf(p + 2,
-	                 "%*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
-	                 "%*s %*s %*s %llu",
-	                 &start),
-	          1);
-	snprintf(buf, len, "%d:%llu", (int)pid, start);
+	snprintf(buf, len, "%d:%llu", (int)pid, start_of(pid));
 }
 
 /* The record of a NIC another process protects: its owner still runs,
