@@ -13,6 +13,7 @@
 #include "../harness/tloop.h"
 #include "../ops/top.h"
 #include "ckptdev/devices.h"
+#include "ckptdev/netbuf.h"
 #include "xsd_fixture.h"
 
 /* Run xenstore-write PATH VALUE from another process after delay_ms. */
@@ -396,6 +397,67 @@ TEST_LOOPS(nic_setup_timeout_lets_the_script_undo)
 	ASSERT_OK(ckpt_devset_free(set));
 	unlink(mark);
 	unlink(script);
+	tloop_free(L);
+	xsd_fixture_stop();
+}
+
+/* ckpt_nic_survey: "from any thread" — the same answer from the loop's
+ * thread and from another one, under every binding. */
+struct survey_call {
+	ckpt_ctx *ctx;
+	ckpt_nic_record recs[4];
+	size_t n;
+	int rc;
+};
+
+static void *survey_thread(void *arg)
+{
+	struct survey_call *c = arg;
+
+	c->rc = ckpt_nic_survey(c->ctx, 5, c->recs, 4, &c->n);
+	return NULL;
+}
+
+static void expect_survey(const struct survey_call *c)
+{
+	ASSERT_OK(c->rc);
+	ASSERT_EQ(c->n, 2);
+	/* in devid order, whatever xenstore's */
+	ASSERT_EQ(c->recs[0].devid, 1);
+	ASSERT_STR_EQ(c->recs[0].vif, "vif5.1");
+	ASSERT_EQ(c->recs[0].owner_pid, 0);
+	ASSERT_EQ(c->recs[1].devid, 10);
+	ASSERT_STR_EQ(c->recs[1].vif, "vif5.10");
+	ASSERT_STR_EQ(c->recs[1].ifb, "ifb-nosuch");
+	ASSERT_EQ(c->recs[1].owner_pid, 999999);
+	ASSERT_TRUE(!c->recs[1].owner_alive && !c->recs[1].ifb_exists);
+	ASSERT_RC(c->recs[1].stats_rc, CKPT_ERROR_NOTFOUND);
+}
+
+TEST_LOOPS(nic_survey_answers_from_any_thread)
+{
+	struct survey_call here = {0}, there = {0};
+	struct tloop *L;
+	pthread_t t;
+
+	xsd_fixture_start();
+	L = tloop_new(loop);
+	ASSERT_OK(top_xs_write(tloop_ctx(L), "/libxl/5/remus/netbuf/10/vif", "vif5.10"));
+	ASSERT_OK(top_xs_write(tloop_ctx(L), "/libxl/5/remus/netbuf/10/ifb", "ifb-nosuch"));
+	ASSERT_OK(top_xs_write(tloop_ctx(L), "/libxl/5/remus/netbuf/10/owner", "999999:1"));
+	ASSERT_OK(top_xs_write(tloop_ctx(L), "/libxl/5/remus/netbuf/1/vif", "vif5.1"));
+	here.ctx = there.ctx = tloop_ctx(L);
+	survey_thread(&here);
+	expect_survey(&here);
+	ASSERT_OK(pthread_create(&t, NULL, survey_thread, &there));
+	ASSERT_OK(pthread_join(t, NULL));
+	expect_survey(&there);
+	/* no room for both: BUFFERFULL, and how many there are */
+	ASSERT_RC(ckpt_nic_survey(tloop_ctx(L), 5, here.recs, 1, &here.n), CKPT_ERROR_BUFFERFULL);
+	ASSERT_EQ(here.n, 2);
+	/* another domain has none */
+	ASSERT_OK(ckpt_nic_survey(tloop_ctx(L), 6, NULL, 0, &here.n));
+	ASSERT_EQ(here.n, 0);
 	tloop_free(L);
 	xsd_fixture_stop();
 }
