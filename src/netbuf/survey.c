@@ -111,7 +111,8 @@ int ckpt_nic_survey(ckpt_ctx *ctx, uint32_t domid, ckpt_nic_record *out, size_t 
 	*count_out = found;
 	if (found > n)
 		return CKPT_ERROR_BUFFERFULL;
-	qsort(out, found, sizeof(*out), cmp_devid);
+	if (found > 1) /* out may be NULL when n is 0 */
+		qsort(out, found, sizeof(*out), cmp_devid);
 	for (size_t i = 0; i < found; i++) {
 		ckpt_nic_record *r = &out[i];
 
