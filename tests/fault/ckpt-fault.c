@@ -21,7 +21,11 @@
  *   exit      the run's process exits 0 (in an ASan build LeakSanitizer
  *             fails it on a leak);
  *   again     the devset is set up again, runs checkpoints and tears down
- *             as it does unarmed, leaving the same world.
+ *             as it does unarmed, leaving the same world;
+ *   packets   where the NIC gets READY (sch_plug): the frames the guest
+ *             sent once it was READY all came out of the buffer, once and
+ *             in order, by the time its IFB was gone, whether the run
+ *             removed it or the cleanup after it did (frames.h).
  *
  * The table at the end has one row per point (or fault) and operation:
  * runs, runs where every invariant held, runs that violated one, and
@@ -53,9 +57,9 @@ struct harness H;
 /* ------------------------------------------------------------- the table */
 
 static const char *const invariant_names[V__COUNT] = {
-        [V_RC] = "rc",       [V_ONCE] = "once",       [V_FDS] = "fds",   [V_PROCS] = "procs",
-        [V_XS] = "xenstore", [V_KERNEL] = "kernel",   [V_EXIT] = "exit", [V_AGAIN] = "again",
-        [V_HUNG] = "hung",   [V_REACHED] = "reached",
+        [V_RC] = "rc",       [V_ONCE] = "once",       [V_FDS] = "fds",         [V_PROCS] = "procs",
+        [V_XS] = "xenstore", [V_KERNEL] = "kernel",   [V_EXIT] = "exit",       [V_AGAIN] = "again",
+        [V_HUNG] = "hung",   [V_REACHED] = "reached", [V_PACKETS] = "packets",
 };
 
 struct row *table_row(const char *what, const char *op)
@@ -192,6 +196,14 @@ static int check_world(struct outcome *o, const struct world *before, pid_t chil
 	else
 		world_dispose(&after);
 	world_reap_dead_orphans(H.xsd.pid, child);
+	/* a process the library SIGKILLed a moment ago dies when the kernel
+	 * gets to it, which on a loaded machine may take a while: wait for it
+	 * (bounded), then judge */
+	for (long long end = now_ms() + 10000;
+	     world_dying_children(getpid(), H.xsd.pid, child) && now_ms() < end;) {
+		usleep(5000);
+		world_reap_dead_orphans(H.xsd.pid, child);
+	}
 	if (world_children(getpid(), H.xsd.pid, child, who, sizeof(who))) {
 		violation(o, V_PROCS, "%s: processes left: %s", phase, who);
 		world_reap_children(H.xsd.pid, child);
@@ -269,6 +281,13 @@ int run_one(const struct fault_req *req, struct outcome *o, struct ext *ext)
 		          r1.detail[0] ? r1.detail : "free refused");
 	else if (r1.detail[0])
 		violation(o, V_RC, "%s", r1.detail);
+	if (req->packets_lost && r1.packets != PK_LOST)
+		violation(o, V_PACKETS,
+		          "frames that went with their IFB counted as delivered (%s): "
+		          "the packets check is blind",
+		          r1.packets_detail);
+	else if (!req->packets_lost && r1.packets == PK_LOST)
+		violation(o, V_PACKETS, "the guest's output: %s", r1.packets_detail);
 	/* mend what the fault broke in the world (a new xenstored: then
 	 * compare with what the new one holds) */
 	xs_path = ext && ext->between ? ext->between(ext, o) : NULL;
@@ -286,7 +305,8 @@ int run_one(const struct fault_req *req, struct outcome *o, struct ext *ext)
 	/* the NIC's second life (two script runs) only where the run left
 	 * something or broke an invariant: elsewhere the world's listing
 	 * already says the devset's ground is as before */
-	if (!left && !o->bad && req->op->profile == PROF_NIC && !H.full && !ext) {
+	if (!left && !o->bad && req->op->profile == PROF_NIC && !H.full && !ext &&
+	    r1.packets != PK_HELD) {
 		put_line(down[1], "S");
 		waitpid(pid, &status, 0);
 		goto waited;
@@ -304,6 +324,9 @@ int run_one(const struct fault_req *req, struct outcome *o, struct ext *ext)
 		if (r2.rc != o->want_again)
 			violation(o, V_AGAIN, "set up again: %s, unarmed it gives %s",
 			          ckpt_strerror(r2.rc), ckpt_strerror(o->want_again));
+		if (r1.packets == PK_HELD && r2.packets != PK_DELIVERED)
+			violation(o, V_PACKETS, "the guest's output after the cleanup: %s",
+			          r2.packets_detail);
 		if (r2.callbacks_bad || r2.fds_after != r2.fds_before || r2.children)
 			violation(o, V_AGAIN,
 			          "second life: %d bad completions, fds %d -> %d, %d children",
@@ -503,13 +526,15 @@ static void usage(FILE *f)
 	           "                    which registers the kind on ctx and names it and one\n"
 	           "                    device's parameters.  Do not link it with\n"
 	           "                    -lckptdev: the harness carries the library.\n"
-	           "  --only TEXT       only the operations and faults whose name holds TEXT\n"
+	           "  --only TEXT       only the operations whose name holds TEXT, and the\n"
+	           "                    faults whose name or operation does\n"
 	           "  --point NAME      only that fault point\n"
 	           "  --skip NAME       leave out that fault of the world\n"
 	           "  --full            the NIC sweep as thorough as the others: also the\n"
 	           "                    core's timer and fd registrations, each point armed\n"
 	           "                    beyond its last pass, and every run's second life\n"
 	           "  --no-external     only the fault points, no faults in the world\n"
+	           "  --no-sweep        only the faults in the world\n"
 	           "  --script PATH     the NIC hotplug script (remus-netbuf-setup)\n"
 	           "  --ckptdev PATH    the ckptdev tool (for the crash recovery)\n"
 	           "  --no-skip         a part that cannot run here fails the run\n"
@@ -602,9 +627,10 @@ int main(int argc, char **argv)
 	                                         {"point", required_argument, NULL, 'p'},
 	                                         {"full", no_argument, NULL, 'f'},
 	                                         {"skip", required_argument, NULL, 'S'},
+	                                         {"no-sweep", no_argument, NULL, 'W'},
 	                                         {NULL, 0, NULL, 0}};
 	static char script[PATH_MAX], ok_script[PATH_MAX + 16];
-	bool no_skip = false, external = true;
+	bool no_skip = false, external = true, sweep = true;
 	int c, bad = 0;
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -626,6 +652,9 @@ int main(int argc, char **argv)
 			break;
 		case 'x':
 			external = false;
+			break;
+		case 'W':
+			sweep = false;
 			break;
 		case 'p':
 			H.point = optarg;
@@ -688,6 +717,7 @@ int main(int argc, char **argv)
 	if (!H.plug)
 		setenv("NETBUF_QDISC", "bfifo", 1);
 	H.nic_setup_rc = H.plug ? 0 : CKPT_ERROR_NOTSUP;
+	fault_cfg.plug = H.plug;
 
 	H.script = fault_cfg.netbuf_script;
 	snprintf(H.stub, sizeof(H.stub), "%s/libxsd_stub.so", exe_dir());
@@ -697,7 +727,8 @@ int main(int argc, char **argv)
 	}
 
 	make_domains();
-	sweep_points();
+	if (sweep)
+		sweep_points();
 	if (external)
 		external_faults();
 	xsd_stop(&H.xsd);

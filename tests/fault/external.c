@@ -7,7 +7,8 @@
  *                        both ignore SIGTERM
  *   xenstored.killed     xenstored killed while the NIC's hotplug script
  *                        sets up, then while it tears down (setup's
- *                        rollback), and a new one started
+ *                        rollback; where the NIC gets READY, its
+ *                        teardown), and a new one started
  *   ifb.deleted          the IFB deleted behind the library's back, right
  *                        after the script made it
  *   vif.removed          the vif removed right after the script ran
@@ -16,7 +17,19 @@
  *                        turns of a NIC's
  *   process.killed       the application SIGKILLed while its NIC's script
  *                        holds the IFB made, then `ckptdev teardown --domid
- *                        9 --nic vif9.0` recovering everything
+ *                        9 --nic vif9.0` recovering everything; where the
+ *                        NIC gets READY, the guest's frames sent after the
+ *                        crash are held and then all delivered
+ *
+ * Where the NIC gets READY (sch_plug, the test VM), while it runs
+ * checkpoints:
+ *   ifb.deleted-run      its IFB deleted behind the library's back
+ *   vif.removed-run      its vif removed (the guest destroyed)
+ * Each must fail the checkpoint with NOTFOUND, and the teardown after it
+ * must leave nothing (its rc: NOTFOUND where the IFB went, as its release
+ * of the plug found none; 0 where the vif went).  The 8 frames the guest
+ * sent before the IFB was deleted went with it: the packets invariant must
+ * report them lost (the harness checking itself).
  *
  * The script faults use wrappers around the real scripts, written to the
  * harness's folder: they make a marker file when the moment comes, and
@@ -30,6 +43,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "frames.h"
 #include "harness.h"
 
 static const struct fault_op *op_named(const char *name)
@@ -93,6 +107,11 @@ static bool rc_timedout(int rc)
 static bool rc_error(int rc)
 {
 	return rc < 0;
+}
+
+static bool rc_notfound(int rc)
+{
+	return rc == CKPT_ERROR_NOTFOUND;
 }
 
 static bool rc_aborted_or_done(int rc)
@@ -194,6 +213,10 @@ static void xenstored_faults(void)
 		snprintf(x.marker, sizeof(x.marker), "%s", tmp_path(i ? "xsd-td" : "xsd-su"));
 		write_waiting_wrapper(wrapper, steps[i], x.marker);
 		req.nic_script = wrapper;
+		/* where the NIC gets READY its teardown is an operation of its
+		 * own; elsewhere the teardown is the failed setup's rollback */
+		if (i && H.plug)
+			req.op = op_named("nic.teardown");
 		x.acted = false;
 		snprintf(what, sizeof(what), "xenstored.killed-%s", steps[i]);
 		ext_run(what, &req, &x, rc_error, H.nic_setup_rc);
@@ -249,15 +272,66 @@ static void vif_fault(void)
 	ext_run("vif.removed", &req, &vif, rc_error, H.nic_setup_rc);
 }
 
+/* ------------------------------------------- the network under a READY NIC */
+
+/* The child made the marker: its NIC is READY.  Act, then let it go on. */
+static void act_then_go(struct ext *x, const char *cmd)
+{
+	char go[PATH_MAX + 4];
+
+	if (system(cmd))
+		fprintf(stderr, "ckpt-fault: %s failed\n", cmd);
+	snprintf(go, sizeof(go), "%s.go", x->marker);
+	touch(go);
+}
+
+static void delete_ifb(struct ext *x, pid_t child)
+{
+	(void)child;
+	act_then_go(x, "ip link del \"$(ip -o link show type ifb | "
+	               "sed -n 's/^[0-9]*: \\([^:@]*\\).*/\\1/p' | head -n 1)\"");
+}
+
+static void delete_vif(struct ext *x, pid_t child)
+{
+	(void)child;
+	act_then_go(x, "ip link del vif9.0");
+}
+
+static void run_faults(void)
+{
+	struct fault_req req = {.op = op_named("nic.checkpoints"), .point = -1, .abort_at = -1};
+	struct ext ifb = {.ready = marker_ready, .act = delete_ifb};
+	struct ext vif = {.ready = marker_ready, .act = delete_vif, .between = recreate_vif};
+
+	snprintf(ifb.marker, sizeof(ifb.marker), "%s", tmp_path("run-ifb"));
+	req.pause_marker = ifb.marker;
+	/* the teardown's release of the plug finds none: its rc says so
+	 * (docs/devices.md, "teardown's rc"), and nothing is left */
+	req.teardown_rc = CKPT_ERROR_NOTFOUND;
+	/* the frames it held go with it: the harness's own check that the
+	 * packets invariant sees a loss */
+	req.packets_lost = true;
+	ext_run("ifb.deleted-run", &req, &ifb, rc_notfound, H.nic_setup_rc);
+	req.packets_lost = false;
+	/* what the IFB held goes nowhere once the vif is gone (nor is there a
+	 * vif for the packet socket): no packets invariant */
+	req.no_packets = true;
+	snprintf(vif.marker, sizeof(vif.marker), "%s", tmp_path("run-vif"));
+	req.pause_marker = vif.marker;
+	req.teardown_rc = 0;
+	ext_run("vif.removed-run", &req, &vif, rc_notfound, H.nic_setup_rc);
+}
+
 /* ------------------------------------------------ the application aborts */
 
-static void abort_faults(void)
+static void abort_faults(bool disk, bool nic)
 {
 	struct fault_req req = {.op = op_named("disk.setup"), .point = -1};
 
 	/* every turn of the loop of a disk devset's setup, until the setup
 	 * ends before the abort comes (at most 64 turns) */
-	for (int k = 0; k < 64; k++) {
+	for (int k = 0; disk && k < 64; k++) {
 		struct outcome o = {
 		        .what = "app.abort", .op = req.op->name, .nth = (unsigned)k + 1};
 
@@ -270,7 +344,7 @@ static void abort_faults(void)
 		if (o.rc == 0)
 			break;
 	}
-	if (!H.net)
+	if (!nic || !H.net)
 		return;
 	/* a NIC's: after 1, 2, 4, ... turns (each run costs two script runs) */
 	req.op = op_named("nic.setup");
@@ -307,7 +381,9 @@ static void kill_run(struct ext *x, pid_t child)
 /* What an operator does after a crash: ckptdev teardown. */
 static void recover(struct ext *x, struct outcome *o)
 {
-	char cmd[PATH_MAX * 3];
+	struct frames guest;
+	char cmd[PATH_MAX * 3], said[96];
+	bool counted;
 	struct world w = {0};
 	int r;
 
@@ -325,12 +401,30 @@ static void recover(struct ext *x, struct outcome *o)
 	if (!strstr(w.kernel, "ifb-"))
 		violation(o, V_REACHED, "no IFB was left by the killed process: nothing recovered");
 	world_dispose(&w);
+	/* the guest goes on sending: its plug, which nobody drives now, holds
+	 * it (a plug holds from its creation until told otherwise) */
+	counted = H.plug && frames_open(&guest, "eth9", "vif9.0");
+	if (H.plug && !counted)
+		violation(o, V_PACKETS, "cannot send the guest's frames");
+	if (counted) {
+		frames_send(&guest, 8);
+		if (frames_collect(&guest, 200))
+			violation(o, V_PACKETS, "the IFB left by the crash did not hold: %s",
+			          frames_describe(&guest, said, sizeof(said)));
+	}
 	snprintf(cmd, sizeof(cmd), "%s teardown --domid 9 --nic vif9.0 --script %s >/dev/null 2>&1",
 	         H.ckptdev, H.script);
 	r = system(cmd);
 	if (r)
 		violation(o, V_AGAIN, "`ckptdev teardown --domid 9 --nic vif9.0` exited %d",
 		          WIFEXITED(r) ? WEXITSTATUS(r) : -1);
+	if (counted) {
+		frames_collect(&guest, 2000);
+		if (!frames_all_delivered(&guest))
+			violation(o, V_PACKETS, "after `ckptdev teardown`: %s",
+			          frames_describe(&guest, said, sizeof(said)));
+		frames_close(&guest);
+	}
 }
 
 static void kill_faults(void)
@@ -357,33 +451,43 @@ static void kill_faults(void)
 	ext_run("process.killed", &req, &x, NULL, 0);
 }
 
-/* --only TEXT picks the faults whose names hold TEXT; --skip NAME
- * leaves one out. */
-static bool wanted(const char *names)
+/* --only TEXT picks the faults whose names or operation hold TEXT;
+ * --skip NAME leaves one out. */
+static bool wanted(const char *names, const char *op)
 {
 	if (H.skip && !strcmp(names, H.skip)) {
 		printf("skipped (--skip): %s\n", names);
 		return false;
 	}
-	return !H.only || strstr(names, H.only);
+	return !H.only || strstr(names, H.only) || strstr(op, H.only);
 }
 
 void external_faults(void)
 {
 	if (H.point)
 		return;
-	if (wanted("script.killed script.hung"))
+	if (wanted("script.killed script.hung", "disk.setup"))
 		script_faults();
-	if (wanted("app.abort"))
-		abort_faults();
+	if (!(H.skip && !strcmp(H.skip, "app.abort")))
+		abort_faults(wanted("app.abort", "disk.setup"), wanted("app.abort", "nic.setup"));
+	else
+		printf("skipped (--skip): app.abort\n");
 	if (!H.net)
 		return;
-	if (wanted("xenstored.killed-setup xenstored.killed-teardown"))
+	if (wanted("xenstored.killed-setup xenstored.killed-teardown", "nic.setup"))
 		xenstored_faults();
-	if (wanted("ifb.deleted"))
+	if (wanted("ifb.deleted", "nic.setup"))
 		ifb_fault();
-	if (wanted("vif.removed"))
+	if (wanted("vif.removed", "nic.setup"))
 		vif_fault();
-	if (wanted("process.killed"))
+	if (wanted("process.killed", "nic.setup"))
 		kill_faults();
+	if (!wanted("ifb.deleted-run vif.removed-run", "nic.checkpoints"))
+		return;
+	if (H.plug)
+		run_faults();
+	else
+		printf("not run here: ifb.deleted-run, vif.removed-run (need a READY NIC: "
+		       "sch_plug, "
+		       "the VM)\n");
 }

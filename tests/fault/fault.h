@@ -45,6 +45,7 @@ struct fault_cfg {
 	const char *ok_script;     /* a disk script that exits 0 */
 	const char *tmpdir;        /* the harness's folder for scripts and markers */
 	bool verbose;
+	bool plug; /* NICs get READY here (sch_plug): the packets invariant */
 	/* --kind-lib */
 	int (*kind_register)(ckpt_ctx *ctx, const char **kind_out, const char *const **params_out);
 };
@@ -60,6 +61,21 @@ struct fault_req {
 	const char *nic_script;     /* NULL: cfg's netbuf_script */
 	const char *disk_script;    /* NULL: cfg's ok_script */
 	unsigned script_timeout_ms; /* 0: the profile's */
+	/* once the devset is READY, before the window: make this file and
+	 * wait for <file>.go (the parent acts on the world meanwhile) */
+	const char *pause_marker;
+	bool no_packets;   /* the fault itself may lose the guest's output */
+	bool packets_lost; /* it does lose it: the check must see that */
+	int teardown_rc;   /* what the teardown after the window gives (0) */
+};
+
+/* The guest's output through a READY NIC (frames.h): sent after the
+ * setup, judged when the IFB has gone. */
+enum fault_packets {
+	PK_NONE,      /* nothing sent */
+	PK_DELIVERED, /* every frame once, in order */
+	PK_HELD,      /* the rest still in an IFB that stays (judged after the cleanup) */
+	PK_LOST,      /* missing with no IFB to hold them, twice, or out of order */
 };
 
 /* What the child saw in the first phase. */
@@ -73,6 +89,8 @@ struct fault_res1 {
 	bool free_failed; /* ckpt_devset_free / ckpt_ctx_free refused */
 	unsigned passes[FAULT_MAX_POINTS];
 	char detail[200];
+	enum fault_packets packets;
+	char packets_detail[96];
 };
 
 /* What it saw in the second: ckpt_devset_cleanup() if the parent asked
@@ -83,6 +101,8 @@ struct fault_res2 {
 	int callbacks_bad;
 	int fds_before, fds_after;
 	int children;
+	enum fault_packets packets; /* for a run whose frames were PK_HELD */
+	char packets_detail[96];
 };
 
 /* The child: run req, talk to the parent over the two fds, exit. */

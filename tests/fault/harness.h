@@ -26,6 +26,7 @@ enum invariant {
 	V_AGAIN,
 	V_HUNG,
 	V_REACHED,
+	V_PACKETS,
 	V__COUNT
 };
 

@@ -3,6 +3,8 @@
  * binding, the operations of the sweep, and the two phases.
  */
 #include <errno.h>
+#include <limits.h>
+#include <net/if.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +15,9 @@
 #include <xentoollog.h>
 
 #include "../ops/top.h"
+#include "ckptdev/netbuf.h"
 #include "fault.h"
+#include "frames.h"
 #include "world.h"
 
 struct fault_cfg fault_cfg;
@@ -244,16 +248,78 @@ static int checkpoints(ckpt_devset *set, int cycles)
 	return first;
 }
 
-/* A teardown outside the window must succeed. */
+/* A teardown outside the window must succeed, or give what the fault
+ * makes it give (req->teardown_rc). */
 static void teardown_after(struct fault_env *e)
 {
 	int rc = async_op(e, start_teardown, e->set);
+	int want = e->res ? e->req->teardown_rc : 0;
 
-	if (rc && e->res)
+	if (rc != want && e->res) {
 		snprintf(e->res->detail, sizeof(e->res->detail),
-		         "the teardown after the window failed: %s", ckpt_strerror(rc));
-	if (rc && e->res)
+		         "the teardown after the window gave %s, not %s", ckpt_strerror(rc),
+		         ckpt_strerror(want));
 		e->res->state_bad = true;
+	}
+}
+
+/* ----------------------------------------------------- the guest's output */
+
+static struct frames guest = {.tx = -1, .rx = -1};
+static char guest_ifb[IF_NAMESIZE]; /* the IFB that held it */
+
+/* The guest sends; a READY NIC's plug holds it until a commit, a
+ * release_all or the teardown lets it go. */
+static void send_output(struct fault_env *e)
+{
+	const char *ifb;
+
+	if (guest.tx < 0 || !e->res)
+		return;
+	ifb = ckpt_nic_ifb(ckpt_devset_device(e->set, 0));
+	snprintf(guest_ifb, sizeof(guest_ifb), "%s", ifb ? ifb : "");
+	frames_send(&guest, 8);
+}
+
+/* What came of it: every frame once and in order; or, while the IFB
+ * stays (may_hold), the rest still in it. */
+static enum fault_packets judge_output(char *detail, size_t len, bool may_hold)
+{
+	bool ifb_stays = guest_ifb[0] && if_nametoindex(guest_ifb);
+
+	frames_collect(&guest, ifb_stays ? 50 : 1000);
+	frames_describe(&guest, detail, len);
+	if (frames_all_delivered(&guest))
+		return PK_DELIVERED;
+	if (may_hold && ifb_stays && !guest.dup && !guest.out_of_order)
+		return PK_HELD;
+	return PK_LOST;
+}
+
+/* req->pause_marker: the devset is READY; the parent acts on the world,
+ * then the application's loop runs on a little, as between checkpoints. */
+static void pause_for_the_world(struct fault_env *e)
+{
+	char go[PATH_MAX + 4];
+	FILE *f;
+
+	if (!e->req->pause_marker || !e->res)
+		return;
+	snprintf(go, sizeof(go), "%s.go", e->req->pause_marker);
+	f = fopen(e->req->pause_marker, "w");
+	if (f)
+		fclose(f);
+	for (long long end = now_ms() + 30000; access(go, F_OK) && now_ms() < end;)
+		loop_turn(e->ctx, 10);
+	for (long long end = now_ms() + 100; now_ms() < end;)
+		loop_turn(e->ctx, 10);
+}
+
+/* Past a successful setup: the guest's output, then the world's turn. */
+static void devset_ready(struct fault_env *e)
+{
+	send_output(e);
+	pause_for_the_world(e);
 }
 
 /* --------------------------------------------------------- operations */
@@ -283,6 +349,7 @@ static int op_teardown(struct fault_env *e)
 
 	if (rc)
 		return rc;
+	devset_ready(e);
 	fault_window_open(e);
 	rc = async_op(e, start_teardown, e->set);
 	fault_window_close(e);
@@ -295,6 +362,7 @@ static int op_checkpoints(struct fault_env *e)
 
 	if (rc)
 		return rc;
+	devset_ready(e);
 	fault_window_open(e);
 	rc = checkpoints(e->set, 2);
 	fault_window_close(e);
@@ -308,6 +376,7 @@ static int op_release(struct fault_env *e)
 
 	if (rc)
 		return rc;
+	devset_ready(e);
 	checkpoints(e->set, 1);
 	fault_window_open(e);
 	rc = ckpt_devset_release_all(e->set);
@@ -451,7 +520,10 @@ void fault_child(const struct fault_req *req, int to_parent, int from_parent)
 	char path[4096] = {0};
 	ssize_t n;
 
-	/* phase one: the run */
+	/* phase one: the run (the guest's sockets open before the count) */
+	if (req->op->profile == PROF_NIC && fault_cfg.plug && !req->no_packets &&
+	    !frames_open(&guest, "eth9", "vif9.0"))
+		exit(3);
 	r1.fds_before = world_fd_count();
 	env_begin(&e);
 	r1.rc = req->op->run(&e);
@@ -460,6 +532,8 @@ void fault_child(const struct fault_req *req, int to_parent, int from_parent)
 	r1.fds_after = world_fd_count();
 	r1.children =
 	        world_children(getpid(), 0, 0, r1.detail[0] ? NULL : r1.detail, sizeof(r1.detail));
+	if (guest.sent)
+		r1.packets = judge_output(r1.packets_detail, sizeof(r1.packets_detail), true);
 	put(to_parent, &r1, sizeof(r1));
 
 	/* the parent looks at the world; it answers 'C' when the run left
@@ -480,6 +554,8 @@ void fault_child(const struct fault_req *req, int to_parent, int from_parent)
 	again.nic_script = NULL;
 	again.disk_script = NULL;
 	again.script_timeout_ms = 0;
+	again.pause_marker = NULL;
+	again.teardown_rc = 0;
 	e = (struct fault_env){.req = &again};
 	r2.fds_before = world_fd_count();
 	env_begin(&e);
@@ -488,6 +564,8 @@ void fault_child(const struct fault_req *req, int to_parent, int from_parent)
 		if (r2.rc)
 			r2.cleanup_failed = r2.rc;
 	}
+	if (r1.packets == PK_HELD)
+		r2.packets = judge_output(r2.packets_detail, sizeof(r2.packets_detail), false);
 	if (req->op->profile == PROF_CORE) {
 		r2.rc = req->op->run(&e);
 	} else {

@@ -27,10 +27,12 @@ int world_fd_count(void)
 	return n - 1; /* the listing's own fd */
 }
 
-/* pid's parent, state and command from /proc/PID/stat; 0 or -1. */
-static int proc_stat(pid_t pid, pid_t *ppid, char *state, char *comm, size_t len)
+/* pid's parent, state, command and kernel flags from /proc/PID/stat; 0
+ * or -1. */
+static int proc_stat(pid_t pid, pid_t *ppid, char *state, char *comm, size_t len, unsigned *flags)
 {
 	char path[64], buf[512], *open, *close;
+	unsigned f_ = 0;
 	FILE *f;
 	size_t n;
 
@@ -41,18 +43,42 @@ static int proc_stat(pid_t pid, pid_t *ppid, char *state, char *comm, size_t len
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = 0;
-	/* "pid (comm) S ppid ...": comm may hold spaces and parentheses */
+	/* "pid (comm) S ppid pgrp session tty tpgid flags ...": comm may
+	 * hold spaces and parentheses */
 	open = strchr(buf, '(');
 	close = strrchr(buf, ')');
 	if (!open || !close || close < open)
 		return -1;
 	snprintf(comm, len, "%.*s", (int)(close - open - 1), open + 1);
-	if (sscanf(close + 1, " %c %d", state, ppid) != 2)
+	if (sscanf(close + 1, " %c %d %*d %*d %*d %*d %u", state, ppid, &f_) < 2)
 		return -1;
+	if (flags)
+		*flags = f_;
 	return 0;
 }
 
-int world_children(pid_t ppid, pid_t ex1, pid_t ex2, char *desc, size_t len)
+/* Killed and not yet dead: SIGKILL pending (the kernel has yet to run it
+ * to its end, on a loaded machine), or already exiting (PF_EXITING). */
+static bool dying(pid_t pid, unsigned flags)
+{
+	char path[64], line[128];
+	unsigned long long mask;
+	bool yes = flags & 0x4; /* PF_EXITING */
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	while (f && !yes && fgets(line, sizeof(line), f))
+		if ((sscanf(line, "SigPnd: %llx", &mask) == 1 ||
+		     sscanf(line, "ShdPnd: %llx", &mask) == 1) &&
+		    (mask & (1ULL << (SIGKILL - 1))))
+			yes = true;
+	if (f)
+		fclose(f);
+	return yes;
+}
+
+static int children(pid_t ppid, pid_t ex1, pid_t ex2, char *desc, size_t len, bool only_dying)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *e;
@@ -66,11 +92,12 @@ int world_children(pid_t ppid, pid_t ex1, pid_t ex2, char *desc, size_t len)
 	while ((e = readdir(d))) {
 		pid_t pid = (pid_t)atoi(e->d_name), parent;
 		char state, comm[64];
+		unsigned flags;
 
 		if (pid <= 0 || pid == ex1 || pid == ex2 ||
-		    proc_stat(pid, &parent, &state, comm, sizeof(comm)))
+		    proc_stat(pid, &parent, &state, comm, sizeof(comm), &flags))
 			continue;
-		if (parent != ppid)
+		if (parent != ppid || (only_dying && (state == 'Z' || !dying(pid, flags))))
 			continue;
 		n++;
 		if (desc && used < len)
@@ -79,6 +106,16 @@ int world_children(pid_t ppid, pid_t ex1, pid_t ex2, char *desc, size_t len)
 	}
 	closedir(d);
 	return n;
+}
+
+int world_children(pid_t ppid, pid_t ex1, pid_t ex2, char *desc, size_t len)
+{
+	return children(ppid, ex1, ex2, desc, len, false);
+}
+
+int world_dying_children(pid_t ppid, pid_t ex1, pid_t ex2)
+{
+	return children(ppid, ex1, ex2, NULL, 0, true);
 }
 
 int world_reap_dead_orphans(pid_t ex1, pid_t ex2)
@@ -94,7 +131,7 @@ int world_reap_dead_orphans(pid_t ex1, pid_t ex2)
 		char state, comm[64];
 
 		if (pid <= 0 || pid == ex1 || pid == ex2 ||
-		    proc_stat(pid, &parent, &state, comm, sizeof(comm)))
+		    proc_stat(pid, &parent, &state, comm, sizeof(comm), NULL))
 			continue;
 		if (parent == getpid() && state == 'Z' && waitpid(pid, NULL, WNOHANG) == pid)
 			n++;
@@ -115,7 +152,7 @@ void world_reap_children(pid_t ex1, pid_t ex2)
 		char state, comm[64];
 
 		if (pid <= 0 || pid == ex1 || pid == ex2 ||
-		    proc_stat(pid, &parent, &state, comm, sizeof(comm)))
+		    proc_stat(pid, &parent, &state, comm, sizeof(comm), NULL))
 			continue;
 		if (parent == getpid()) {
 			kill(pid, SIGKILL);

@@ -25,6 +25,11 @@ int world_fd_count(void);
  * many, and "pid(comm,state) ..." in desc (may be NULL). */
 int world_children(pid_t ppid, pid_t ex1, pid_t ex2, char *desc, size_t len);
 
+/* How many of those are killed but not yet dead (SIGKILL pending, or
+ * exiting): on a loaded machine the kernel may take a while to run them
+ * to their end, and they are not left behind. */
+int world_dying_children(pid_t ppid, pid_t ex1, pid_t ex2);
+
 /* This process (a subreaper) reaps the orphans that died: what a run's
  * process left dead is not a leak (init would have reaped it), what it
  * left running is.  How many were reaped. */
