@@ -204,6 +204,7 @@ static int check_world(struct outcome *o, const struct world *before, pid_t chil
 		usleep(5000);
 		world_reap_dead_orphans(H.xsd.pid, child);
 	}
+	world_reap_dead_orphans(H.xsd.pid, child); /* died since the last look */
 	if (world_children(getpid(), H.xsd.pid, child, who, sizeof(who))) {
 		violation(o, V_PROCS, "%s: processes left: %s", phase, who);
 		world_reap_children(H.xsd.pid, child);
@@ -281,6 +282,10 @@ int run_one(const struct fault_req *req, struct outcome *o, struct ext *ext)
 		          r1.detail[0] ? r1.detail : "free refused");
 	else if (r1.detail[0])
 		violation(o, V_RC, "%s", r1.detail);
+	if (req->squeeze_watch && r1.rc != FAULT_HUNG && r1.watch_drops <= 0)
+		violation(o, V_REACHED,
+		          "the link watch lost no notification (drops: %ld): no ENOBUFS",
+		          r1.watch_drops);
 	if (req->packets_lost && r1.packets != PK_LOST)
 		violation(o, V_PACKETS,
 		          "frames that went with their IFB counted as delivered (%s): "

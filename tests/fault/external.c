@@ -30,6 +30,17 @@
  * of the plug found none; 0 where the vif went).  The 8 frames the guest
  * sent before the IFB was deleted went with it: the packets invariant must
  * report them lost (the harness checking itself).
+ *   netlink.enobufs-run  the library's link watch socket squeezed to the
+ *                        least receive buffer and flooded with 200 link
+ *                        notifications (ENOBUFS, /proc/net/netlink counts
+ *                        the drops): the NIC stays READY and works
+ *   netlink.enobufs-ifb-run  the same, and the IFB deleted among the lost
+ *                        notifications: the NIC fails as in ifb.deleted-run
+ *   process.killed-run   the application SIGKILLed while its READY NIC's
+ *                        plug holds 8 frames of the guest's; `ckptdev
+ *                        teardown --domid 9` finds the NIC in xenstore, and
+ *                        those 8 and 8 more sent after the crash all come
+ *                        out, once and in order
  *
  * The script faults use wrappers around the real scripts, written to the
  * harness's folder: they make a marker file when the moment comes, and
@@ -323,6 +334,68 @@ static void run_faults(void)
 	ext_run("vif.removed-run", &req, &vif, rc_notfound, H.nic_setup_rc);
 }
 
+/* 200 notifications to the link group: more than a squeezed watch holds */
+#define FLOOD                                                                                      \
+	"for i in $(seq 100); do echo link add ckflood$i type ifb; echo link del ckflood$i; "      \
+	"done | ip -batch -"
+
+static void flood(struct ext *x, pid_t child)
+{
+	(void)child;
+	act_then_go(x, FLOOD);
+}
+
+/* the IFB's deletion comes while the watch's socket is full: the library
+ * hears of it only by asking again after the ENOBUFS */
+static void flood_then_delete_ifb(struct ext *x, pid_t child)
+{
+	(void)child;
+	act_then_go(x, FLOOD "; ip link del \"$(ip -o link show type ifb | "
+	                     "sed -n 's/^[0-9]*: \\([^:@]*\\).*/\\1/p' | head -n 1)\"");
+}
+
+static bool rc_ok(int rc)
+{
+	return rc == 0;
+}
+
+/* The link watch's socket squeezed and flooded: ENOBUFS, notifications
+ * lost.  Its READY NIC must stay READY when nothing of its went (a false
+ * "gone" would stop checkpoints that work), and fail as gone when its IFB
+ * went among the lost ones. */
+static void enobufs_faults(void)
+{
+	struct fault_req req = {.op = op_named("nic.checkpoints"),
+	                        .point = -1,
+	                        .abort_at = -1,
+	                        .squeeze_watch = true};
+	struct ext x = {.ready = marker_ready, .act = flood};
+
+	snprintf(x.marker, sizeof(x.marker), "%s", tmp_path("flood"));
+	req.pause_marker = x.marker;
+	ext_run("netlink.enobufs-run", &req, &x, rc_ok, H.nic_setup_rc);
+	x = (struct ext){.ready = marker_ready, .act = flood_then_delete_ifb};
+	snprintf(x.marker, sizeof(x.marker), "%s", tmp_path("flood-ifb"));
+	req.pause_marker = x.marker;
+	req.teardown_rc = CKPT_ERROR_NOTFOUND;
+	req.packets_lost = true;
+	ext_run("netlink.enobufs-ifb-run", &req, &x, rc_notfound, H.nic_setup_rc);
+}
+
+static void kill_run(struct ext *x, pid_t child);
+static void recover_run(struct ext *x, struct outcome *o);
+
+/* The application SIGKILLed while its READY NIC holds the guest's output. */
+static void kill_run_fault(void)
+{
+	struct fault_req req = {.op = op_named("nic.checkpoints"), .point = -1, .abort_at = -1};
+	struct ext x = {.ready = marker_ready, .act = kill_run, .after_kill = recover_run};
+
+	snprintf(x.marker, sizeof(x.marker), "%s", tmp_path("run-kill"));
+	req.pause_marker = x.marker;
+	ext_run("process.killed-run", &req, &x, NULL, 0);
+}
+
 /* ------------------------------------------------ the application aborts */
 
 static void abort_faults(bool disk, bool nic)
@@ -378,16 +451,18 @@ static void kill_run(struct ext *x, pid_t child)
 	touch(go);
 }
 
-/* What an operator does after a crash: ckptdev teardown. */
-static void recover(struct ext *x, struct outcome *o)
+/* What an operator does after a crash: `ckptdev teardown ARGS`.  Where the
+ * NIC gets READY, the guest goes on sending into the plug nobody drives
+ * now, which holds it: 8 frames numbered on from held_before (what the
+ * run sent before it died) must stay held until the recovery, and every
+ * one of them come out after it, once and in order. */
+static void recover_with(struct outcome *o, const char *args, unsigned held_before)
 {
 	struct frames guest;
-	char cmd[PATH_MAX * 3], said[96];
+	char cmd[PATH_MAX * 3], said[96], *ifbs, *said_by;
 	bool counted;
-	struct world w = {0};
 	int r;
 
-	(void)x;
 	/* the script's end, then its supervisor's, come to us (subreaper) */
 	for (long long end = now_ms() + 10000; now_ms() < end;) {
 		world_reap_dead_orphans(H.xsd.pid, 0);
@@ -396,35 +471,54 @@ static void recover(struct ext *x, struct outcome *o)
 		usleep(20000);
 	}
 	/* the fault must have left something for the recovery to do */
-	free(w.kernel);
-	w.kernel = world_sh("ip -o link show type ifb");
-	if (!strstr(w.kernel, "ifb-"))
+	ifbs = world_sh("ip -o link show type ifb");
+	if (!strstr(ifbs, "ifb-"))
 		violation(o, V_REACHED, "no IFB was left by the killed process: nothing recovered");
-	world_dispose(&w);
-	/* the guest goes on sending: its plug, which nobody drives now, holds
-	 * it (a plug holds from its creation until told otherwise) */
+	free(ifbs);
 	counted = H.plug && frames_open(&guest, "eth9", "vif9.0");
 	if (H.plug && !counted)
 		violation(o, V_PACKETS, "cannot send the guest's frames");
 	if (counted) {
+		guest.sent = held_before;
 		frames_send(&guest, 8);
 		if (frames_collect(&guest, 200))
 			violation(o, V_PACKETS, "the IFB left by the crash did not hold: %s",
 			          frames_describe(&guest, said, sizeof(said)));
 	}
-	snprintf(cmd, sizeof(cmd), "%s teardown --domid 9 --nic vif9.0 --script %s >/dev/null 2>&1",
-	         H.ckptdev, H.script);
+	/* the script's timeout as for a loaded test VM (the tool's own is
+	 * 10 s) */
+	snprintf(cmd, sizeof(cmd), "%s teardown %s --script %s --timeout 120000 >%s 2>&1",
+	         H.ckptdev, args, H.script, tmp_path("recover.log"));
 	r = system(cmd);
-	if (r)
-		violation(o, V_AGAIN, "`ckptdev teardown --domid 9 --nic vif9.0` exited %d",
-		          WIFEXITED(r) ? WEXITSTATUS(r) : -1);
+	if (r) {
+		snprintf(cmd, sizeof(cmd), "tail -c 600 %s", tmp_path("recover.log"));
+		said_by = world_sh(cmd);
+		violation(o, V_AGAIN, "`ckptdev teardown %s` exited %d: %s", args,
+		          WIFEXITED(r) ? WEXITSTATUS(r) : -1, said_by);
+		free(said_by);
+	}
 	if (counted) {
 		frames_collect(&guest, 2000);
 		if (!frames_all_delivered(&guest))
-			violation(o, V_PACKETS, "after `ckptdev teardown`: %s",
+			violation(o, V_PACKETS, "after `ckptdev teardown %s`: %s", args,
 			          frames_describe(&guest, said, sizeof(said)));
 		frames_close(&guest);
 	}
+}
+
+/* Killed in its NIC's setup: the operator names the NIC. */
+static void recover(struct ext *x, struct outcome *o)
+{
+	(void)x;
+	recover_with(o, "--domid 9 --nic vif9.0", 0);
+}
+
+/* Killed while its READY NIC held the 8 frames the run sent: the operator
+ * names the domain only, and the tool finds the NIC in xenstore. */
+static void recover_run(struct ext *x, struct outcome *o)
+{
+	(void)x;
+	recover_with(o, "--domid 9", 8);
 }
 
 static void kill_faults(void)
@@ -482,12 +576,17 @@ void external_faults(void)
 		vif_fault();
 	if (wanted("process.killed", "nic.setup"))
 		kill_faults();
-	if (!wanted("ifb.deleted-run vif.removed-run", "nic.checkpoints"))
+	if (!H.plug) {
+		printf("not run here: ifb.deleted-run, vif.removed-run, netlink.enobufs-run, "
+		       "netlink.enobufs-ifb-run, process.killed-run (need a READY NIC: sch_plug, "
+		       "the "
+		       "VM)\n");
 		return;
-	if (H.plug)
+	}
+	if (wanted("ifb.deleted-run vif.removed-run", "nic.checkpoints"))
 		run_faults();
-	else
-		printf("not run here: ifb.deleted-run, vif.removed-run (need a READY NIC: "
-		       "sch_plug, "
-		       "the VM)\n");
+	if (wanted("netlink.enobufs-run netlink.enobufs-ifb-run", "nic.checkpoints"))
+		enobufs_faults();
+	if (wanted("process.killed-run", "nic.checkpoints") && H.ckptdev)
+		kill_run_fault();
 }

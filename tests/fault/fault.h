@@ -64,9 +64,11 @@ struct fault_req {
 	/* once the devset is READY, before the window: make this file and
 	 * wait for <file>.go (the parent acts on the world meanwhile) */
 	const char *pause_marker;
-	bool no_packets;   /* the fault itself may lose the guest's output */
-	bool packets_lost; /* it does lose it: the check must see that */
-	int teardown_rc;   /* what the teardown after the window gives (0) */
+	bool no_packets;    /* the fault itself may lose the guest's output */
+	bool packets_lost;  /* it does lose it: the check must see that */
+	bool squeeze_watch; /* before the pause: the link watch's socket's
+	                     * receive buffer to the least (see world.h) */
+	int teardown_rc;    /* what the teardown after the window gives (0) */
 };
 
 /* The guest's output through a READY NIC (frames.h): sent after the
@@ -91,6 +93,7 @@ struct fault_res1 {
 	char detail[200];
 	enum fault_packets packets;
 	char packets_detail[96];
+	long watch_drops; /* req->squeeze_watch: what the kernel dropped */
 };
 
 /* What it saw in the second: ckpt_devset_cleanup() if the parent asked

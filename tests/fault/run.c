@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 #include <xenstore.h>
@@ -296,21 +297,31 @@ static enum fault_packets judge_output(char *detail, size_t len, bool may_hold)
 	return PK_LOST;
 }
 
-/* req->pause_marker: the devset is READY; the parent acts on the world,
- * then the application's loop runs on a little, as between checkpoints. */
+/* req->pause_marker: the devset is READY; the parent acts on the world
+ * while the application is busy elsewhere (its loop does not run, so
+ * what the kernel tells the library piles up), then the loop runs on a
+ * little, as between checkpoints. */
 static void pause_for_the_world(struct fault_env *e)
 {
 	char go[PATH_MAX + 4];
+	int watch = -1, least = 0;
 	FILE *f;
 
 	if (!e->req->pause_marker || !e->res)
 		return;
+	if (e->req->squeeze_watch) {
+		watch = world_link_watch_fd();
+		if (watch < 0 || setsockopt(watch, SOL_SOCKET, SO_RCVBUF, &least, sizeof(least)))
+			snprintf(e->res->detail, sizeof(e->res->detail),
+			         "cannot find or squeeze the library's link watch socket");
+	}
 	snprintf(go, sizeof(go), "%s.go", e->req->pause_marker);
 	f = fopen(e->req->pause_marker, "w");
 	if (f)
 		fclose(f);
 	for (long long end = now_ms() + 30000; access(go, F_OK) && now_ms() < end;)
-		loop_turn(e->ctx, 10);
+		usleep(10000);
+	e->res->watch_drops = watch >= 0 ? world_netlink_drops(watch) : -1;
 	for (long long end = now_ms() + 100; now_ms() < end;)
 		loop_turn(e->ctx, 10);
 }
@@ -556,6 +567,7 @@ void fault_child(const struct fault_req *req, int to_parent, int from_parent)
 	again.script_timeout_ms = 0;
 	again.pause_marker = NULL;
 	again.teardown_rc = 0;
+	again.squeeze_watch = false;
 	e = (struct fault_env){.req = &again};
 	r2.fds_before = world_fd_count();
 	env_begin(&e);

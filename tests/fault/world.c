@@ -2,10 +2,14 @@
  * world.c - the outside views of world.h.
  */
 #include <dirent.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <xenstore.h>
@@ -78,33 +82,58 @@ static bool dying(pid_t pid, unsigned flags)
 	return yes;
 }
 
-static int children(pid_t ppid, pid_t ex1, pid_t ex2, char *desc, size_t len, bool only_dying)
+struct kid {
+	pid_t pid;
+	char state;
+	char comm[64];
+	unsigned flags;
+};
+
+#define MAX_KIDS 256
+
+/* The processes whose parent is ppid, but for ex1 and ex2: how many (at
+ * most MAX_KIDS) in kids. */
+static int kids_of(pid_t ppid, pid_t ex1, pid_t ex2, struct kid *kids)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *e;
-	size_t used = 0;
 	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d)) && n < MAX_KIDS) {
+		pid_t pid = (pid_t)atoi(e->d_name), parent;
+		struct kid *k = &kids[n];
+
+		if (pid <= 0 || pid == ex1 || pid == ex2 ||
+		    proc_stat(pid, &parent, &k->state, k->comm, sizeof(k->comm), &k->flags) ||
+		    parent != ppid)
+			continue;
+		k->pid = pid;
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static int children(pid_t ppid, pid_t ex1, pid_t ex2, char *desc, size_t len, bool only_dying)
+{
+	struct kid kids[MAX_KIDS];
+	int found = kids_of(ppid, ex1, ex2, kids), n = 0;
+	size_t used = 0;
 
 	if (desc && len)
 		desc[0] = 0;
-	if (!d)
-		return -1;
-	while ((e = readdir(d))) {
-		pid_t pid = (pid_t)atoi(e->d_name), parent;
-		char state, comm[64];
-		unsigned flags;
+	for (int i = 0; i < found; i++) {
+		struct kid *k = &kids[i];
 
-		if (pid <= 0 || pid == ex1 || pid == ex2 ||
-		    proc_stat(pid, &parent, &state, comm, sizeof(comm), &flags))
-			continue;
-		if (parent != ppid || (only_dying && (state == 'Z' || !dying(pid, flags))))
+		if (only_dying && (k->state == 'Z' || !dying(k->pid, k->flags)))
 			continue;
 		n++;
 		if (desc && used < len)
 			used += (size_t)snprintf(desc + used, len - used, "%s%d(%s,%c)",
-			                         n > 1 ? " " : "", (int)pid, comm, state);
+			                         n > 1 ? " " : "", (int)k->pid, k->comm, k->state);
 	}
-	closedir(d);
 	return n;
 }
 
@@ -120,46 +149,72 @@ int world_dying_children(pid_t ppid, pid_t ex1, pid_t ex2)
 
 int world_reap_dead_orphans(pid_t ex1, pid_t ex2)
 {
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	int n = 0;
+	struct kid kids[MAX_KIDS];
+	int found = kids_of(getpid(), ex1, ex2, kids), n = 0;
 
-	if (!d)
-		return 0;
-	while ((e = readdir(d))) {
-		pid_t pid = (pid_t)atoi(e->d_name), parent;
-		char state, comm[64];
-
-		if (pid <= 0 || pid == ex1 || pid == ex2 ||
-		    proc_stat(pid, &parent, &state, comm, sizeof(comm), NULL))
-			continue;
-		if (parent == getpid() && state == 'Z' && waitpid(pid, NULL, WNOHANG) == pid)
+	for (int i = 0; i < found; i++)
+		if (kids[i].state == 'Z' && waitpid(kids[i].pid, NULL, WNOHANG) == kids[i].pid)
 			n++;
-	}
-	closedir(d);
 	return n;
 }
 
 void world_reap_children(pid_t ex1, pid_t ex2)
 {
-	DIR *d = opendir("/proc");
-	struct dirent *e;
+	struct kid kids[MAX_KIDS];
+	int found = kids_of(getpid(), ex1, ex2, kids);
 
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		pid_t pid = (pid_t)atoi(e->d_name), parent;
-		char state, comm[64];
-
-		if (pid <= 0 || pid == ex1 || pid == ex2 ||
-		    proc_stat(pid, &parent, &state, comm, sizeof(comm), NULL))
-			continue;
-		if (parent == getpid()) {
-			kill(pid, SIGKILL);
-			waitpid(pid, NULL, 0);
-		}
+	for (int i = 0; i < found; i++) {
+		kill(kids[i].pid, SIGKILL);
+		waitpid(kids[i].pid, NULL, 0);
 	}
-	closedir(d);
+}
+
+int world_link_watch_fd(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int found = -1;
+
+	while (d && found < 0 && (e = readdir(d))) {
+		int fd = atoi(e->d_name), proto = 0;
+		struct sockaddr_nl sa = {0};
+		socklen_t len = sizeof(sa), plen = sizeof(proto);
+
+		if (e->d_name[0] == '.' || fd == dirfd(d) ||
+		    getsockname(fd, (struct sockaddr *)&sa, &len) || sa.nl_family != AF_NETLINK ||
+		    getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &plen) ||
+		    proto != NETLINK_ROUTE)
+			continue;
+		if (sa.nl_groups & RTMGRP_LINK)
+			found = fd;
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+long world_netlink_drops(int fd)
+{
+	struct stat st;
+	char line[256];
+	long drops = -1;
+	FILE *f;
+
+	if (fstat(fd, &st))
+		return -1;
+	f = fopen("/proc/net/netlink", "r");
+	/* sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode */
+	while (f && drops < 0 && fgets(line, sizeof(line), f)) {
+		unsigned long ino;
+		long d;
+
+		if (sscanf(line, "%*s %*d %*u %*x %*u %*u %*u %*d %ld %lu", &d, &ino) == 2 &&
+		    ino == st.st_ino)
+			drops = d;
+	}
+	if (f)
+		fclose(f);
+	return drops;
 }
 
 char *world_sh(const char *cmd)

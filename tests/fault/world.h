@@ -58,6 +58,15 @@ void world_dispose(struct world *w);
 #define WORLD_KERNEL 2
 int world_diff(const struct world *before, const struct world *after, char *diff, size_t len);
 
+/* The library's link watch in this process: the NETLINK_ROUTE socket
+ * bound to RTMGRP_LINK; its fd, or -1. */
+int world_link_watch_fd(void);
+
+/* How many messages the kernel dropped for lack of room on the netlink
+ * socket fd (each time its reader then gets ENOBUFS), from
+ * /proc/net/netlink; -1 if it is not listed. */
+long world_netlink_drops(int fd);
+
 /* The output of `sh -c cmd` (stderr discarded), malloc'd. */
 char *world_sh(const char *cmd);
 
