@@ -251,10 +251,10 @@ int run_one(const struct fault_req *req, struct outcome *o, struct ext *ext)
 	close(down[0]);
 
 	memset(&r1, 0, sizeof(r1));
-	if (get_exact(up[0], &r1, sizeof(r1), 90000, ext, pid)) {
+	if (get_exact(up[0], &r1, sizeof(r1), 300000, ext, pid)) {
 		if (!(ext && ext->after_kill && ext->acted))
 			violation(o, V_HUNG,
-			          "no report from the run (killed after 90 s or it crashed)");
+			          "no report from the run (killed after 300 s or it crashed)");
 		kill(pid, SIGKILL);
 		r1.rc = FAULT_HUNG;
 	}
@@ -318,7 +318,7 @@ int run_one(const struct fault_req *req, struct outcome *o, struct ext *ext)
 	}
 	snprintf(word, sizeof(word), "%c%s", left ? 'C' : '-', xs_path ? xs_path : "");
 	put_line(down[1], word);
-	if (get_exact(up[0], &r2, sizeof(r2), 90000, NULL, pid)) {
+	if (get_exact(up[0], &r2, sizeof(r2), 300000, NULL, pid)) {
 		violation(o, V_AGAIN, "no report from the second life");
 		kill(pid, SIGKILL);
 	} else {

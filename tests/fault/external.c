@@ -95,8 +95,13 @@ static void ext_run(const char *what, const struct fault_req *req, struct ext *x
 {
 	struct outcome o = {.what = what, .op = req->op->name, .want_again = want_again};
 
-	if (x)
+	if (x && x->marker[0]) {
+		char go[PATH_MAX + 4];
+
+		snprintf(go, sizeof(go), "%s.go", x->marker);
 		unlink(x->marker);
+		unlink(go);
+	}
 	run_one(req, &o, x);
 	if (x && x->act && !x->acted)
 		violation(&o, V_REACHED, "the moment for the fault never came");
@@ -345,8 +350,8 @@ static void flood(struct ext *x, pid_t child)
 	act_then_go(x, FLOOD);
 }
 
-/* the IFB's deletion comes while the watch's socket is full: the library
- * hears of it only by asking again after the ENOBUFS */
+/* the IFB's deletion comes while the watch's socket is full: its
+ * notification is lost with the others */
 static void flood_then_delete_ifb(struct ext *x, pid_t child)
 {
 	(void)child;

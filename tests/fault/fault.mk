@@ -51,7 +51,7 @@ check-fault-asan: deps
 
 # The NIC's operations and faults in the world where a NIC gets READY: in
 # the test VM (sch_plug), where nl.buffer and nl.release are reached and
-# the guest's packets are counted.  Not in make check: 4 to 9 minutes
+# the guest's packets are counted.  Not in make check: 4 to 13 minutes
 # under TCG.
 check-fault-vm: deps all $(T)/ckpt-fault
 	tests/vm/run-in-vm --timeout 1800 -- $(abspath $(T)/ckpt-fault) --no-skip --only nic. \

@@ -75,11 +75,11 @@ static void done_cb(ckpt_ctx *ctx, int rc, void *user)
 	d->rc = rc;
 }
 
-/* Run until d completed (or 60 s), then a little longer to see a second
+/* Run until d completed (or 150 s), then a little longer to see a second
  * completion; the rc, FAULT_HUNG if it never came. */
 static int wait_done(struct fault_env *e, struct done *d)
 {
-	long long deadline = now_ms() + 60000;
+	long long deadline = now_ms() + 150000; /* beyond two script timeouts */
 
 	while (!d->n && now_ms() < deadline)
 		loop_turn(e->ctx, 100);
@@ -190,8 +190,9 @@ static int make_devset(struct fault_env *e)
 	         e->req->disk_script ? e->req->disk_script : fault_cfg.ok_script);
 	snprintf(nic_script, sizeof(nic_script), "script=%s",
 	         e->req->nic_script ? e->req->nic_script : fault_cfg.netbuf_script);
+	/* room for a starved test VM: a NIC's script there has taken 30 s */
 	snprintf(timeout, sizeof(timeout), "timeout_ms=%u",
-	         e->req->script_timeout_ms ? e->req->script_timeout_ms : 30000);
+	         e->req->script_timeout_ms ? e->req->script_timeout_ms : 60000);
 	disk0[0] = "target=vg/fault0";
 	disk0[1] = script;
 	disk0[2] = timeout;
@@ -319,8 +320,15 @@ static void pause_for_the_world(struct fault_env *e)
 	f = fopen(e->req->pause_marker, "w");
 	if (f)
 		fclose(f);
-	for (long long end = now_ms() + 30000; access(go, F_OK) && now_ms() < end;)
+	for (long long end = now_ms() + 120000; access(go, F_OK);) {
+		if (now_ms() > end) {
+			/* going on would judge a fault that did not happen */
+			snprintf(e->res->detail, sizeof(e->res->detail),
+			         "the world did not act within 120 s of %s", e->req->pause_marker);
+			break;
+		}
 		usleep(10000);
+	}
 	e->res->watch_drops = watch >= 0 ? world_netlink_drops(watch) : -1;
 	for (long long end = now_ms() + 100; now_ms() < end;)
 		loop_turn(e->ctx, 10);
