@@ -228,10 +228,12 @@ void guestnics_send(struct guestnics *g, int i, int count)
 
 	snprintf(addr, sizeof(addr), "10.79.%d.1", i);
 	inet_pton(AF_INET, addr, &to.sin_addr);
-	for (int k = 0; k < count; k++)
+	for (int k = 0; k < count; k++) {
 		if (sendto(g->tx, payload, sizeof(payload), 0, (struct sockaddr *)&to,
 		           sizeof(to)) != (ssize_t)sizeof(payload))
 			FAIL("guest send through eth%d: %s", i, strerror(errno));
+		g->sent[i]++;
+	}
 }
 
 int guestnet_send_frame(int pkt, int ifindex)

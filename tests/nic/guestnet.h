@@ -51,6 +51,7 @@ struct guestnics {
 	int ns_host, ns_guest;
 	int tx; /* in the guest namespace */
 	int n;
+	int sent[GUESTNICS_MAX]; /* datagrams sent through each NIC */
 };
 
 void guestnics_setup(struct guestnics *g, int n);

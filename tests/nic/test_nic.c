@@ -435,6 +435,48 @@ TEST_T(nic_plug_epochs_release_exactly_what_was_committed, 240)
 	nic_end(&g, L, set);
 }
 
+/*
+ * What the guest sent has reached its NICs' buffers: each NIC whose
+ * counters read has taken (released, held or dropped) sent[i] frames in
+ * all.  A datagram is on its way when send() returns: the veth hands it
+ * to the softirq backlog, which a loaded machine may run later (in
+ * ksoftirqd), so a barrier put right after a send can land before it.
+ * Wait for this between sending what an epoch must hold and the
+ * postsuspend that closes it.
+ */
+static void expect_arrived(ckpt_devset *set, size_t n, const int *sent)
+{
+	static ckpt_nic_stats st[COUNTS_MAX];
+	static int rcs[COUNTS_MAX];
+	long long deadline = test_now_ms() + WAIT_MS;
+	size_t i;
+
+	ASSERT_LE(n, COUNTS_MAX);
+	for (;;) {
+		ckpt_devset_nic_stats(set, st, rcs, n);
+		for (i = 0; i < n; i++)
+			if (!rcs[i] && st[i].packets_released + st[i].packets_held + st[i].drops !=
+			                       (uint64_t)sent[i])
+				break;
+		if (i == n)
+			return;
+		if (test_now_ms() > deadline)
+			FAIL("nic %zu: %llu released, %llu held and %llu dropped of %d sent", i,
+			     (unsigned long long)st[i].packets_released,
+			     (unsigned long long)st[i].packets_held,
+			     (unsigned long long)st[i].drops, sent[i]);
+		usleep(5000);
+	}
+}
+
+/* The same for the one NIC of a guestnet's set. */
+static void expect_guest_arrived(ckpt_devset *set, const struct guestnet *g)
+{
+	int sent = (int)g->next_seq;
+
+	expect_arrived(set, 1, &sent);
+}
+
 /* What the IFB's root qdisc holds now, in packets (-1: cannot read it). */
 static int ifb_backlog(const char *ifb)
 {
@@ -738,6 +780,7 @@ TEST_T(nic_plug_batch_a_failing_nic_gets_its_own_rc, 600)
 	 * released, B (1 each) open */
 	for (int i = 0; i < BATCH_NICS; i++)
 		guestnics_send(&g, i, 2);
+	expect_arrived(set, BATCH_NICS, g.sent);
 	ASSERT_EQ(guestnet_sh("tc qdisc del dev %s root", ifb3), 0);
 	want[3] = CKPT_ERROR_NOTFOUND;
 	ASSERT_RC(ckpt_devset_postsuspend(set), CKPT_ERROR_NOTFOUND);
@@ -769,6 +812,7 @@ TEST_T(nic_plug_batch_a_failing_nic_gets_its_own_rc, 600)
 	tlog_clear(L);
 	for (int i = 0; i < BATCH_NICS; i++)
 		guestnics_send(&g, i, 1);
+	expect_arrived(set, BATCH_NICS, g.sent); /* but 3's and 7's: no plug to count them */
 	want[7] = CKPT_ERROR_NETLINK;
 	ASSERT_RC(ckpt_devset_postsuspend(set), CKPT_ERROR_NOTFOUND); /* the first error */
 	expect_last_rcs(set, want);
@@ -846,6 +890,7 @@ TEST_T(nic_plug_a_deleted_vif_fails_its_nic_alone_and_teardown_completes, 300)
 	/* epoch A (2 each) committed and out; B (1 each) held */
 	for (int i = 0; i < GONE_NICS; i++)
 		guestnics_send(&g, i, 2);
+	expect_arrived(set, GONE_NICS, g.sent);
 	ASSERT_OK(ckpt_devset_postsuspend(set));
 	for (int i = 0; i < GONE_NICS; i++)
 		guestnics_send(&g, i, 1);
@@ -864,6 +909,7 @@ TEST_T(nic_plug_a_deleted_vif_fails_its_nic_alone_and_teardown_completes, 300)
 	for (int c = 0; c < 2; c++) {
 		guestnics_send(&g, 0, 1);
 		guestnics_send(&g, 2, 1);
+		expect_arrived(set, GONE_NICS, g.sent);
 		ASSERT_RC(ckpt_devset_postsuspend(set), CKPT_ERROR_NOTFOUND);
 		expect_last_rcs(set, want);
 		guestnics_send(&g, 0, 1);
@@ -1086,6 +1132,7 @@ TEST_T(nic_plug_release_all_lets_everything_out_and_rearm_holds_again, 240)
 	ASSERT_OK(ckpt_devset_rearm(set));
 	guestnet_send(&g, 3); /* 10..12 */
 	ASSERT_EQ(guestnet_receive(&g, 0, GRACE_MS), 0);
+	expect_guest_arrived(set, &g);
 	ASSERT_OK(ckpt_devset_postsuspend(set));
 	guestnet_send(&g, 1); /* 13 */
 	ASSERT_OK(ckpt_devset_preresume(set));
